@@ -1,0 +1,194 @@
+"""The pipeline: snapshots -> projects -> interfaces -> deltas -> changes -> verdicts -> report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from semverlint.bump import Bump
+from semverlint.classify import classify
+from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
+from semverlint.differ import diff_interfaces
+from semverlint.discover import CONFIG_MARKER, DBT_MARKER, ProjectRef, discover, files_of
+from semverlint.interface import Diagnostic, Interface, Project
+from semverlint.policy import Policy, decide
+from semverlint.report import ProjectReport, Report, RevisionInfo
+from semverlint.rules import Catalogue
+
+RELEVANT_EXTENSIONS = (".yml", ".yaml", ".sql", ".py", ".csv")
+
+
+class SnapshotLike(Protocol):
+    def paths(self) -> tuple[str, ...]: ...
+    def read_many(self, paths: list[str]) -> dict[str, bytes]: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    project: str | None = None
+    config: Config | None = None
+    fail_on: Bump | None = None
+    strict: bool = False
+    today: dt.date = field(default_factory=dt.date.today)
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    ref: ProjectRef
+    interface: Interface | None
+    config: Config
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def _wanted(ref: ProjectRef, project: str | None) -> bool:
+    if project is None:
+        return True
+    wanted = posixpath.normpath(project.strip("/")) or "."
+    return ref.path == wanted or ref.path.startswith(wanted + "/") or wanted == "."
+
+
+def project_config(
+    ref: ProjectRef, files: Mapping[str, bytes], root_config: Config, catalogue: Catalogue
+) -> Config:
+    marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
+    if marker not in files:
+        return root_config
+    own = parse_yaml_config(files[marker], marker, catalogue)
+    return merge(root_config, own) if root_config.present else own
+
+
+def load_snapshot(
+    snapshot: SnapshotLike, catalogue: Catalogue, options: Options
+) -> dict[str, LoadedProject]:
+    """Every (wanted) project of one snapshot, loaded to its interface."""
+    paths = snapshot.paths()
+    refs = [r for r in discover(paths) if _wanted(r, options.project)]
+    nested = frozenset(r.path for r in refs)
+    root_config = Config()
+    if "pyproject.toml" in paths:
+        raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
+        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+    loaded: dict[str, LoadedProject] = {}
+    for ref in refs:
+        wanted = [p for p in files_of(ref.path, paths, nested) if p.endswith(RELEVANT_EXTENSIONS)]
+        files = snapshot.read_many(wanted)
+        config = merge(project_config(ref, files, root_config, catalogue), options.config)
+        loaded[ref.path] = _load(ref, files, config)
+    return loaded
+
+
+def _load(ref: ProjectRef, files: Mapping[str, bytes], config: Config) -> LoadedProject:
+    from semverlint.loaders.dbt import load_dbt_yaml
+
+    marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
+    if ref.kind == "dbt":
+        interface, _sources, diagnostics = load_dbt_yaml(ref.path, files, marker)
+        if interface is not None and config.dialect:
+            interface = replace(interface, project=replace(interface.project, dialect=config.dialect))
+        return LoadedProject(ref, interface, config, diagnostics)
+    # Plain SQL projects arrive with the SQL stage; until then say so rather than stay silent.
+    return LoadedProject(
+        ref,
+        None,
+        config,
+        (Diagnostic("warning", "plain SQL projects are not analysed yet", f"{ref.path}/{CONFIG_MARKER}"),),
+    )
+
+
+def type_judge(dialect: str | None) -> Callable[[str, str], str]:
+    def judge(before: str, after: str) -> str:
+        if " ".join(before.lower().split()) == " ".join(after.lower().split()):
+            return "same"
+        from semverlint.sql import type_change  # sqlglot only when types really differ
+
+        return type_change(before, after, dialect)
+
+    return judge
+
+
+def compare_projects(
+    base: Mapping[str, LoadedProject],
+    head: Mapping[str, LoadedProject],
+    catalogue: Catalogue,
+    options: Options,
+) -> tuple[ProjectReport, ...]:
+    reports = []
+    for path in sorted(base.keys() | head.keys()):
+        reports.append(compare_project(base.get(path), head.get(path), catalogue, options))
+    return tuple(reports)
+
+
+def compare_project(
+    base: LoadedProject | None,
+    head: LoadedProject | None,
+    catalogue: Catalogue,
+    options: Options,
+) -> ProjectReport:
+    some = head or base
+    assert some is not None
+    config = some.config
+    base_if = base.interface if base else None
+    head_if = head.interface if head else None
+    project: Project = (head_if or base_if).project if (head_if or base_if) else Project(
+        posixpath.basename(some.ref.path) if some.ref.path != "." else ".", some.ref.path, some.ref.kind
+    )
+    dialect = config.dialect or project.dialect
+    deltas = diff_interfaces(base_if, head_if, type_judge(dialect))
+    changes, config_diagnostics = classify(deltas, catalogue, config, options.today)
+    diagnostics = _diagnostics(base, head) + config_diagnostics
+    unanalysed = tuple(
+        sorted({d.model or d.path or "?" for d in diagnostics if d.level == "error"})
+    )
+    fail_on = options.fail_on or _bump_or_none(config.fail_on)
+    verdict = decide(
+        changes,
+        base_if.project.version if base_if else None,
+        head_if.project.version if head_if else None,
+        Policy(fail_on=fail_on, strict=options.strict or config.strict),
+        unanalysed,
+    )
+    return ProjectReport(
+        name=project.name,
+        path=project.path,
+        kind=project.kind,
+        declared_base=base_if.project.version if base_if else None,
+        declared_head=head_if.project.version if head_if else None,
+        required_bump=verdict.required_bump,
+        effective_bump=verdict.effective_bump,
+        suggested_version=verdict.suggested_version,
+        ok=verdict.ok,
+        reasons=verdict.reasons,
+        changes=changes,
+        diagnostics=diagnostics,
+        version_file=project.version_file,
+        version_line=project.version_line,
+    )
+
+
+def _bump_or_none(value: str | None) -> Bump | None:
+    return value if value in ("major", "minor", "patch") else None  # type: ignore[return-value]
+
+
+def _diagnostics(base: LoadedProject | None, head: LoadedProject | None) -> tuple[Diagnostic, ...]:
+    """Head's diagnostics, and base's where head has none for that file: noise from history is not news."""
+    head_diags = [*(head.diagnostics if head else ()), *(head.interface.diagnostics if head and head.interface else ())]
+    if head is not None:
+        return tuple(sorted(set(head_diags), key=_diag_order))
+    base_diags = [*(base.diagnostics if base else ()), *(base.interface.diagnostics if base and base.interface else ())]
+    return tuple(sorted(set(base_diags), key=_diag_order))
+
+
+def _diag_order(d: Diagnostic) -> tuple[str, int, str]:
+    return (d.path or "", d.line or 0, d.message)
+
+
+def build_report(
+    base: SnapshotLike, head: SnapshotLike, base_info: RevisionInfo, head_info: RevisionInfo,
+    catalogue: Catalogue, options: Options,
+) -> Report:
+    base_projects = load_snapshot(base, catalogue, options)
+    head_projects = load_snapshot(head, catalogue, options)
+    return Report(base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options))

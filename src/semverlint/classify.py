@@ -1,0 +1,148 @@
+"""Turns deltas into changes: the catalogue's bump, config overrides, access caps and ignores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from semverlint.bump import Bump, min_bump
+from semverlint.config import Config, IgnoreEntry
+from semverlint.differ import Delta
+from semverlint.interface import Diagnostic
+from semverlint.rules import Catalogue
+
+
+@dataclass(frozen=True)
+class Impact:
+    project: str
+    model: str
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    rule: str
+    bump: Bump
+    model: str
+    column: str | None
+    message: str
+    path: str | None
+    line: int | None
+    before: Any
+    after: Any
+    access: str
+    rule_bump: Bump
+    note: str | None = None
+    via: tuple[str, ...] = ()
+    impact: tuple[Impact, ...] = ()
+    ignored: Ignored | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether the change takes part in the required bump."""
+        return self.ignored is None
+
+
+def render_value(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {render_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+class _Fields(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_message(template: str, delta: Delta) -> str:
+    fields = _Fields(
+        model=delta.model,
+        column=delta.column or "",
+        target=f"{delta.model}.{delta.column}" if delta.column else delta.model,
+        before=render_value(delta.before),
+        after=render_value(delta.after),
+    )
+    return template.format_map(fields)
+
+
+def classify(
+    deltas: Iterable[Delta], catalogue: Catalogue, config: Config, today: dt.date
+) -> tuple[tuple[Change, ...], tuple[Diagnostic, ...]]:
+    changes: list[Change] = []
+    for delta in deltas:
+        rule = catalogue[delta.kind]
+        override = config.rule_override(rule.id)
+        if override == "off":
+            continue
+        rule_bump = cast(Bump, override or rule.bump)
+        bump, note = _cap(rule_bump, delta)
+        changes.append(
+            Change(
+                rule=rule.id,
+                bump=bump,
+                model=delta.model,
+                column=delta.column,
+                message=render_message(rule.message, delta),
+                path=delta.path,
+                line=delta.line,
+                before=delta.before,
+                after=delta.after,
+                access=delta.access,
+                rule_bump=rule_bump,
+                note=note,
+                ignored=_ignored(config.ignore, rule.id, delta, today),
+            )
+        )
+    return tuple(changes), tuple(expired_ignores(config.ignore, today))
+
+
+def _cap(bump: Bump, delta: Delta) -> tuple[Bump, str | None]:
+    """Private and ephemeral models are internal: by themselves they cannot break another team."""
+    if delta.access == "private" and min_bump(bump, "patch") != bump:
+        return "patch", f"private model: {bump} capped at patch"
+    if not delta.queryable and delta.kind != "model-made-ephemeral" and min_bump(bump, "patch") != bump:
+        return "patch", f"ephemeral model: {bump} capped at patch"
+    return bump, None
+
+
+def _matches(entry: IgnoreEntry, rule: str, delta: Delta) -> bool:
+    if entry.rule != rule:
+        return False
+    if entry.model is not None and not fnmatch.fnmatchcase(delta.model.lower(), entry.model.lower()):
+        return False
+    return entry.column is None or (
+        delta.column is not None and fnmatch.fnmatchcase(delta.column.lower(), entry.column.lower())
+    )
+
+
+def _ignored(entries: tuple[IgnoreEntry, ...], rule: str, delta: Delta, today: dt.date) -> Ignored | None:
+    for entry in entries:
+        if (entry.until is None or today <= entry.until) and _matches(entry, rule, delta):
+            return Ignored(entry.reason, entry.source)
+    return None
+
+
+def expired_ignores(entries: tuple[IgnoreEntry, ...], today: dt.date) -> Iterable[Diagnostic]:
+    for entry in entries:
+        if entry.until is not None and today > entry.until:
+            yield Diagnostic(
+                "warning",
+                f"ignore of {entry.rule} ({entry.reason}) expired on {entry.until.isoformat()} and no longer applies",
+                entry.source,
+                entry.line,
+            )

@@ -1,0 +1,357 @@
+"""Pairs the models and columns of two interfaces and lists every difference, without policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from semverlint.interface import ACCESS_ORDER, Column, Interface, Model
+
+# Every delta kind the differ can emit; each is claimed by the catalogue rule of the same id.
+DELTA_KINDS = frozenset(
+    {
+        "model-added",
+        "model-removed",
+        "model-renamed",
+        "model-disabled",
+        "model-made-ephemeral",
+        "model-relocated",
+        "materialization-changed",
+        "constraints-unenforced",
+        "contract-enforced",
+        "contract-unenforced",
+        "access-narrowed",
+        "access-widened",
+        "deprecation-announced",
+        "deprecation-brought-forward",
+        "model-version-added",
+        "model-version-removed",
+        "latest-version-moved",
+        "grain-changed",
+        "primary-key-added",
+        "primary-key-removed",
+        "model-logic-changed",
+        "sql-reformatted",
+        "sql-changed-unparsed",
+        "description-changed",
+        "column-added",
+        "column-removed",
+        "column-renamed",
+        "column-type-changed",
+        "column-type-widened",
+        "column-logic-changed",
+        "column-order-changed",
+        "not-null-added",
+        "not-null-removed",
+        "unique-added",
+        "unique-removed",
+        "accepted-values-added",
+        "accepted-values-removed",
+        "accepted-values-widened",
+        "accepted-values-narrowed",
+        "relationship-added",
+        "relationship-removed",
+        "check-added",
+        "check-removed",
+    }
+)
+
+TypeJudge = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class Delta:
+    kind: str
+    model: str
+    column: str | None = None
+    before: Any = None
+    after: Any = None
+    path: str | None = None
+    line: int | None = None
+    access: str = "protected"
+    queryable: bool = True
+
+
+def diff_interfaces(base: Interface | None, head: Interface | None, judge: TypeJudge) -> tuple[Delta, ...]:
+    """All deltas between two states of one project, sorted for deterministic output."""
+    before = {m.key: m for m in (base.models if base else ()) if m.enabled}
+    after = {m.key: m for m in (head.models if head else ()) if m.enabled}
+    disabled_after = {m.key: m for m in (head.models if head else ()) if not m.enabled}
+    deltas: list[Delta] = []
+    removed = [before[k] for k in sorted(before.keys() - after.keys())]
+    added = [after[k] for k in sorted(after.keys() - before.keys())]
+    renames = _renamed_models(removed, added)
+    for old, new in renames:
+        deltas.append(_delta("model-renamed", new, before=old.name, after=new.name))
+    renamed_old = {o.key for o, _ in renames}
+    renamed_new = {n.key for _, n in renames}
+    for model in removed:
+        if model.key in renamed_old:
+            continue
+        if model.key in disabled_after:
+            deltas.append(_delta("model-disabled", disabled_after[model.key], before=True, after=False))
+        else:
+            deltas.append(_delta("model-removed", model, anchor=model, before=model.name))
+    for model in added:
+        if model.key not in renamed_new:
+            deltas.append(_delta("model-added", model, after=model.name))
+    for key in sorted(before.keys() & after.keys()):
+        deltas.extend(diff_models(before[key], after[key], judge))
+    return tuple(sorted(deltas, key=_order))
+
+
+def _order(delta: Delta) -> tuple[str, str, str, str]:
+    return (delta.model.lower(), delta.column or "", delta.kind, repr(delta.after))
+
+
+def _renamed_models(removed: list[Model], added: list[Model]) -> list[tuple[Model, Model]]:
+    """A model that vanished and one that appeared with the very same query: a rename."""
+    by_sql: dict[str, list[Model]] = {}
+    for model in added:
+        if model.canonical_sql:
+            by_sql.setdefault(model.canonical_sql, []).append(model)
+    pairs = []
+    for model in removed:
+        candidates = by_sql.get(model.canonical_sql or "", [])
+        if len(candidates) == 1:
+            pairs.append((model, candidates.pop()))
+    return pairs
+
+
+def _delta(
+    kind: str,
+    model: Model,
+    column: Column | None = None,
+    *,
+    before: Any = None,
+    after: Any = None,
+    anchor: Model | None = None,
+) -> Delta:
+    where = anchor or model
+    line = column.line if column is not None and column.line else where.line
+    return Delta(
+        kind=kind,
+        model=model.name,
+        column=column.name if column is not None else None,
+        before=before,
+        after=after,
+        path=where.path,
+        line=line,
+        access=model.access,
+        queryable=model.queryable,
+    )
+
+
+def diff_models(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
+    """Deltas between two versions of one enabled model."""
+    yield from _diff_materialization(old, new)
+    yield from _diff_access(old, new)
+    if (old.database, old.schema, old.alias) != (new.database, new.schema, new.alias):
+        yield _delta("model-relocated", new, before=_location(old), after=_location(new))
+    if old.contract_enforced != new.contract_enforced:
+        kind = "contract-enforced" if new.contract_enforced else "contract-unenforced"
+        yield _delta(kind, new, before=old.contract_enforced, after=new.contract_enforced)
+    yield from _diff_deprecation(old, new)
+    yield from _diff_versions(old, new)
+    yield from _diff_keys(old, new)
+    yield from _diff_logic(old, new)
+    if (old.description or "") != (new.description or ""):
+        yield _delta("description-changed", new, before=old.description, after=new.description)
+    yield from diff_columns(old, new, judge)
+
+
+def _location(model: Model) -> str:
+    return ".".join(part or "default" for part in (model.database, model.schema, model.alias or model.name))
+
+
+def _diff_materialization(old: Model, new: Model) -> Iterator[Delta]:
+    if old.materialized == new.materialized:
+        return
+    before, after = old.materialized, new.materialized
+    if new.materialized == "ephemeral":
+        yield _delta("model-made-ephemeral", new, before=before, after=after)
+    elif old.materialized == "ephemeral":
+        yield _delta("model-added", new, before=before, after=after)
+    elif _enforces_constraints(old) and new.materialized == "view":
+        yield _delta("constraints-unenforced", new, before=before, after=after)
+    else:
+        yield _delta("materialization-changed", new, before=before, after=after)
+
+
+def _enforces_constraints(model: Model) -> bool:
+    """Warehouses enforce declared constraints on tables only, and only under a contract."""
+    if not model.contract_enforced or model.materialized == "view":
+        return False
+    return bool(model.primary_key) or any(c.not_null or c.checks or c.unique for c in model.columns)
+
+
+def _diff_access(old: Model, new: Model) -> Iterator[Delta]:
+    if old.access == new.access:
+        return
+    kind = "access-narrowed" if ACCESS_ORDER[new.access] < ACCESS_ORDER[old.access] else "access-widened"
+    yield _delta(kind, new, before=old.access, after=new.access)
+
+
+def _diff_deprecation(old: Model, new: Model) -> Iterator[Delta]:
+    if old.deprecation_date == new.deprecation_date or new.deprecation_date is None:
+        return
+    if old.deprecation_date is None:
+        yield _delta("deprecation-announced", new, before=None, after=new.deprecation_date)
+    elif new.deprecation_date < old.deprecation_date:
+        yield _delta("deprecation-brought-forward", new, before=old.deprecation_date, after=new.deprecation_date)
+
+
+def _diff_versions(old: Model, new: Model) -> Iterator[Delta]:
+    old_v = {v.v for v in old.versions}
+    new_v = {v.v for v in new.versions}
+    for v in sorted(new_v - old_v):
+        yield _delta("model-version-added", new, after=v)
+    for v in sorted(old_v - new_v):
+        yield _delta("model-version-removed", new, before=v)
+    if old.latest_version and new.latest_version and old.latest_version != new.latest_version:
+        yield _delta("latest-version-moved", new, before=old.latest_version, after=new.latest_version)
+
+
+def _diff_keys(old: Model, new: Model) -> Iterator[Delta]:
+    before, after = _fold_all(old.primary_key), _fold_all(new.primary_key)
+    if before and not after:
+        yield _delta("primary-key-removed", new, before=list(old.primary_key), after=None)
+    elif after and not before:
+        yield _delta("primary-key-added", new, before=None, after=list(new.primary_key))
+    elif before != after:
+        yield _delta("grain-changed", new, before=_key_text(old.primary_key), after=_key_text(new.primary_key))
+    old_unique = {_fold_all(k) for k in old.unique_keys}
+    new_unique = {_fold_all(k) for k in new.unique_keys}
+    if old_unique and new_unique and old_unique != new_unique:
+        yield _delta(
+            "grain-changed",
+            new,
+            before=sorted(_key_text(k) for k in old.unique_keys),
+            after=sorted(_key_text(k) for k in new.unique_keys),
+        )
+    if old.grain != new.grain and old.analysed and new.analysed:
+        yield _delta("grain-changed", new, before=old.grain, after=new.grain)
+
+
+def _fold_all(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(n.lower() for n in names)
+
+
+def _key_text(names: tuple[str, ...]) -> str:
+    return ", ".join(names)
+
+
+def _diff_logic(old: Model, new: Model) -> Iterator[Delta]:
+    if old.sql_digest == new.sql_digest or old.sql_digest is None or new.sql_digest is None:
+        return
+    if not (old.analysed and new.analysed):
+        # What cannot be read is never reported as "no change".
+        yield _delta("sql-changed-unparsed", new, anchor=_sql_anchor(new))
+        return
+    if old.canonical_sql == new.canonical_sql:
+        yield _delta("sql-reformatted", new, anchor=_sql_anchor(new))
+        return
+    old_logic, new_logic = dict(old.logic), dict(new.logic)
+    changed = sorted(k for k in old_logic.keys() | new_logic.keys() if old_logic.get(k) != new_logic.get(k))
+    columns_changed = any(
+        (oc := old.column(c.key)) is not None and oc.expression != c.expression for c in new.columns
+    )
+    if changed or not columns_changed:
+        parts = changed or ["query"]
+        yield _delta(
+            "model-logic-changed",
+            new,
+            before={k: old_logic.get(k) for k in parts} if changed else None,
+            after={k: new_logic.get(k) for k in parts} if changed else None,
+            anchor=_sql_anchor(new),
+        )
+
+
+def _sql_anchor(model: Model) -> Model:
+    """Logic changes point at the SQL file, since that is where the edit was made."""
+    from dataclasses import replace
+
+    return replace(model, yaml_path=None, line=None) if model.sql_path else model
+
+
+def diff_columns(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
+    before = {c.key: c for c in old.columns}
+    after = {c.key: c for c in new.columns}
+    # Where one side's column set is open (SQL unread), only YAML-declared columns are known facts.
+    removed = [c for k, c in before.items() if k not in after and (new.columns_closed or c.declared)]
+    added = [c for k, c in after.items() if k not in before and (old.columns_closed or c.declared)]
+    renames = _renamed_columns(removed, added)
+    for old_col, new_col in renames:
+        yield _delta("column-renamed", new, new_col, before=old_col.name, after=new_col.name)
+    renamed_old = {o.key for o, _ in renames}
+    renamed_new = {n.key for _, n in renames}
+    for col in removed:
+        if col.key not in renamed_old:
+            yield _delta("column-removed", new, col, before=col.name)
+    for col in added:
+        if col.key not in renamed_new:
+            yield _delta("column-added", new, col, after=col.name)
+    for key in (k for k in after if k in before):
+        yield from diff_column(new, before[key], after[key], judge)
+    common = [k for k in before if k in after]
+    order_after = [k for k in after if k in before]
+    if old.columns_closed and new.columns_closed and common != order_after:
+        yield _delta("column-order-changed", new, before=common, after=order_after)
+
+
+def _renamed_columns(removed: list[Column], added: list[Column]) -> list[tuple[Column, Column]]:
+    """A column that disappeared while another appeared with the same expression was renamed."""
+    pairs = []
+    pool = {c.expression: c for c in added if c.expression}
+    for col in removed:
+        if col.expression and col.expression in pool:
+            pairs.append((col, pool.pop(col.expression)))
+    return pairs
+
+
+def diff_column(model: Model, old: Column, new: Column, judge: TypeJudge) -> Iterator[Delta]:
+    if old.data_type and new.data_type:
+        verdict = judge(old.data_type, new.data_type)
+        if verdict != "same":
+            kind = "column-type-widened" if verdict == "widened" else "column-type-changed"
+            yield _delta(kind, model, new, before=old.data_type, after=new.data_type)
+    yield from _flag(model, old, new, "not_null", "not-null")
+    yield from _flag(model, old, new, "unique", "unique")
+    yield from _diff_accepted_values(model, old, new)
+    yield from _diff_sets(model, new, old.relationships, new.relationships, "relationship")
+    yield from _diff_sets(model, new, old.checks, new.checks, "check")
+    if old.expression and new.expression and old.expression != new.expression:
+        yield _delta("column-logic-changed", model, new, before=old.expression, after=new.expression)
+    if (old.description or "") != (new.description or ""):
+        yield _delta("description-changed", model, new, before=old.description, after=new.description)
+
+
+def _flag(model: Model, old: Column, new: Column, attr: str, stem: str) -> Iterator[Delta]:
+    was, now = getattr(old, attr), getattr(new, attr)
+    if was and not now:
+        yield _delta(f"{stem}-removed", model, new, before=True, after=False)
+    elif now and not was:
+        yield _delta(f"{stem}-added", model, new, before=False, after=True)
+
+
+def _diff_accepted_values(model: Model, old: Column, new: Column) -> Iterator[Delta]:
+    was, now = old.accepted_values, new.accepted_values
+    if was == now:
+        return
+    if was is None:
+        yield _delta("accepted-values-added", model, new, after=list(now or ()))
+    elif now is None:
+        yield _delta("accepted-values-removed", model, new, before=list(was))
+    elif set(now) - set(was):
+        # A consumer's CASE over the old values silently misses any new one.
+        yield _delta("accepted-values-widened", model, new, before=list(was), after=list(now))
+    elif set(now) != set(was):
+        yield _delta("accepted-values-narrowed", model, new, before=list(was), after=list(now))
+
+
+def _diff_sets(model: Model, new: Column, was: tuple[str, ...], now: tuple[str, ...], stem: str) -> Iterator[Delta]:
+    for item in sorted(set(was) - set(now)):
+        yield _delta(f"{stem}-removed", model, new, before=item)
+    for item in sorted(set(now) - set(was)):
+        yield _delta(f"{stem}-added", model, new, after=item)

@@ -1,0 +1,132 @@
+"""The interface of a project: the values consumers can depend on, as frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Access = Literal["public", "protected", "private"]
+ProjectKind = Literal["dbt", "sql", "jsonschema"]
+Level = Literal["warning", "error"]
+
+ACCESS_ORDER: dict[str, int] = {"private": 0, "protected": 1, "public": 2}
+# Materializations a consumer can select from; ephemeral models are inlined CTEs.
+QUERYABLE = frozenset({"view", "table", "incremental", "materialized_view", "dynamic_table", "snapshot", "seed"})
+
+
+def fold(name: str) -> str:
+    """The key a warehouse matches an unquoted identifier by: names differing in case are one."""
+    return name.lower()
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    level: Level
+    message: str
+    path: str | None = None
+    line: int | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str | None = None
+    not_null: bool = False
+    unique: bool = False
+    primary_key: bool = False
+    accepted_values: tuple[str, ...] | None = None
+    relationships: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    description: str | None = None
+    # Canonical SQL of the expression that produces the column, where the SQL was analysed.
+    expression: str | None = None
+    # Upstream (relation, column) pairs the expression reads, for lineage.
+    lineage: tuple[tuple[str, str], ...] = ()
+    quoted: bool = False
+    # Named in the model's YAML: its presence is asserted, not inferred from the SQL.
+    declared: bool = False
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name if self.quoted else fold(self.name)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    v: str
+    columns: tuple[Column, ...] = ()
+    deprecation_date: str | None = None
+    defined_in: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    resource: str = "model"  # model | seed | snapshot | table | view
+    yaml_path: str | None = None
+    line: int | None = None
+    sql_path: str | None = None
+    access: Access = "protected"
+    materialized: str = "view"
+    enabled: bool = True
+    contract_enforced: bool = False
+    group: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    alias: str | None = None
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    # False when the full column set is unknown (no SQL analysed and no enforced contract).
+    columns_closed: bool = False
+    primary_key: tuple[str, ...] = ()
+    unique_keys: tuple[tuple[str, ...], ...] = ()
+    # Canonical description of the grain from the SQL (GROUP BY keys, DISTINCT, set operation).
+    grain: str | None = None
+    # Named canonical fragments of the query logic: ("where", sql), ("join", sql), ...
+    logic: tuple[tuple[str, str], ...] = ()
+    canonical_sql: str | None = None
+    sql_digest: str | None = None
+    analysed: bool = False
+    versions: tuple[ModelVersion, ...] = ()
+    latest_version: str | None = None
+    deprecation_date: str | None = None
+    refs: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return fold(self.name)
+
+    @property
+    def path(self) -> str | None:
+        """The file a change to this model is anchored on: its YAML, else its SQL."""
+        return self.yaml_path or self.sql_path
+
+    @property
+    def queryable(self) -> bool:
+        return self.materialized in QUERYABLE or self.materialized not in {"ephemeral"}
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.columns if c.key == key), None)
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    path: str  # POSIX, relative to the repository root; "." for the root
+    kind: ProjectKind
+    version: str | None = None
+    dialect: str | None = None
+    version_file: str | None = None
+    version_line: int | None = None
+
+
+@dataclass(frozen=True)
+class Interface:
+    project: Project
+    models: tuple[Model, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def model(self, key: str) -> Model | None:
+        return next((m for m in self.models if m.key == key), None)

@@ -1,0 +1,683 @@
+"""Loads a dbt project's interface from its dbt_project.yml, property YAML, seeds and SQL."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import posixpath
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from semverlint.discover import relative
+from semverlint.interface import Column, Diagnostic, Interface, Model, ModelVersion, Project, fold
+from semverlint.yamlio import LineDict, decode, line_of, load_yaml
+
+PROPERTY_EXTENSIONS = (".yml", ".yaml")
+MODEL_EXTENSIONS = (".sql", ".py")
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Config keys that take a mapping as their value, so they are never mistaken for folders.
+DICT_CONFIGS = frozenset({"contract", "meta", "docs", "persist_docs", "grants", "labels", "freshness"})
+KNOWN_CONFIGS = frozenset(
+    {
+        "materialized", "enabled", "access", "group", "schema", "alias", "database", "tags",
+        "unique_key", "contract", "on_schema_change", "incremental_strategy", "full_refresh",
+        "persist_docs", "meta", "docs", "grants", "post-hook", "pre-hook", "sql_header",
+        "cluster_by", "partition_by", "sort", "dist", "transient", "copy_grants", "labels",
+        "column_types", "quote_columns", "delimiter", "strategy", "updated_at", "check_cols",
+        "target_schema", "target_database", "snapshot_meta_column_names", "event_time",
+    }
+)
+_REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)""")
+
+
+@dataclass(frozen=True)
+class DbtProjectFile:
+    name: str
+    version: str | None
+    version_line: int | None
+    model_paths: tuple[str, ...] = ("models",)
+    seed_paths: tuple[str, ...] = ("seeds",)
+    macro_paths: tuple[str, ...] = ("macros",)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    models_tree: Mapping[str, Any] = field(default_factory=dict)
+    seeds_tree: Mapping[str, Any] = field(default_factory=dict)
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class PropertyEntry:
+    """One model's entry in a property file, with where it was found."""
+
+    data: Mapping[str, Any]
+    path: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    path: str  # repository-relative
+    folder: tuple[str, ...]  # folders below the model path, for dbt_project.yml config
+    text: str
+    digest: str
+    language: str  # sql | python
+
+
+@dataclass(frozen=True)
+class Properties:
+    models: Mapping[str, PropertyEntry]
+    seeds: Mapping[str, PropertyEntry]
+    sources: Mapping[tuple[str, str], PropertyEntry]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _paths(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value.strip("/"),)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip("/") for v in value) or default
+    return default
+
+
+def parse_project_file(raw: bytes, path: str) -> tuple[DbtProjectFile | None, tuple[Diagnostic, ...]]:
+    result = load_yaml(raw)
+    if result.error is not None or not isinstance(result.data, dict):
+        reason = result.error or "dbt_project.yml is not a mapping"
+        return None, (Diagnostic("error", f"cannot read dbt_project.yml: {reason}", path),)
+    data = result.data
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        return None, (Diagnostic("error", "dbt_project.yml has no `name`", path),)
+    version = data.get("version")
+    line = data.line_of_key("version") if isinstance(data, LineDict) and "version" in data else None
+    vars_ = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+    seeds = data.get("seeds") if isinstance(data.get("seeds"), dict) else {}
+    return (
+        DbtProjectFile(
+            name=name,
+            version=None if version is None else str(version),
+            version_line=line,
+            model_paths=_paths(data.get("model-paths", data.get("source-paths")), ("models",)),
+            seed_paths=_paths(data.get("seed-paths", data.get("data-paths")), ("seeds",)),
+            macro_paths=_paths(data.get("macro-paths"), ("macros",)),
+            vars=vars_,
+            models_tree=models,
+            seeds_tree=seeds,
+            profile=data.get("profile") if isinstance(data.get("profile"), str) else None,
+        ),
+        (),
+    )
+
+
+def under(rel: str, roots: tuple[str, ...]) -> str | None:
+    """The root folder a project-relative path lies under, if any."""
+    for root in roots:
+        if root in ("", "."):
+            return root
+        if rel.startswith(root + "/"):
+            return root
+    return None
+
+
+# ---------------------------------------------------------------- dbt_project.yml config
+
+
+def folder_config(tree: Mapping[str, Any], project: str, folder: tuple[str, ...], name: str) -> dict[str, Any]:
+    """The `models:` tree of dbt_project.yml applied to one model, deeper keys winning."""
+    merged: dict[str, Any] = {}
+    _take_configs(tree, merged)
+    node: Any = tree.get(project)
+    for part in (*folder, name):
+        if not isinstance(node, dict):
+            break
+        _take_configs(node, merged)
+        node = node.get(part)
+    if isinstance(node, dict):
+        _take_configs(node, merged)
+    return merged
+
+
+def _take_configs(node: Mapping[str, Any], into: dict[str, Any]) -> None:
+    for key, value in node.items():
+        if key.startswith("+"):
+            into[key[1:]] = value
+        elif key in KNOWN_CONFIGS and (not isinstance(value, dict) or key in DICT_CONFIGS):
+            into[key] = value
+
+
+# ---------------------------------------------------------------- property files
+
+
+def collect_properties(files: Mapping[str, bytes]) -> Properties:
+    """Model, seed and source entries of every property file; the first definition wins."""
+    models: dict[str, PropertyEntry] = {}
+    seeds: dict[str, PropertyEntry] = {}
+    sources: dict[tuple[str, str], PropertyEntry] = {}
+    diagnostics: list[Diagnostic] = []
+    for path in sorted(files):
+        result = load_yaml(files[path])
+        if result.error is not None:
+            diagnostics.append(Diagnostic("warning", f"skipped property file: {result.error}", path))
+            continue
+        data = result.data
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            diagnostics.append(Diagnostic("warning", "skipped property file: not a mapping", path))
+            continue
+        for section, target in (("models", models), ("seeds", seeds)):
+            for entry in _named_entries(data.get(section), path, section, diagnostics):
+                key = fold(entry.data["name"])
+                if key in target:
+                    diagnostics.append(
+                        Diagnostic(
+                            "warning",
+                            f"{section[:-1]} {entry.data['name']!r} is described twice "
+                            f"(also in {target[key].path}); using the first",
+                            path,
+                            entry.line,
+                        )
+                    )
+                    continue
+                target[key] = entry
+        for source in _named_entries(data.get("sources"), path, "sources", diagnostics):
+            for table in _named_entries(source.data.get("tables"), path, "tables", diagnostics):
+                sources[(fold(source.data["name"]), fold(table.data["name"]))] = table
+    return Properties(models, seeds, sources, tuple(diagnostics))
+
+
+def _named_entries(value: Any, path: str, section: str, diagnostics: list[Diagnostic]) -> Iterator[PropertyEntry]:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        diagnostics.append(Diagnostic("warning", f"`{section}:` is not a list; skipped", path))
+        return
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            yield PropertyEntry(item, path, line_of(item))
+        else:
+            diagnostics.append(
+                Diagnostic("warning", f"an entry of `{section}:` has no name; skipped", path, line_of(item))
+            )
+
+
+# ---------------------------------------------------------------- columns and guarantees
+
+
+def _test_name(test: Any) -> tuple[str, Any]:
+    """(name, arguments) of one data test entry in any of dbt's spellings."""
+    if isinstance(test, str):
+        return test, {}
+    if isinstance(test, dict) and len(test) == 1:
+        name, args = next(iter(test.items()))
+        return str(name), args if isinstance(args, dict) else {}
+    if isinstance(test, dict) and "test_name" in test:
+        return str(test["test_name"]), test
+    return "", {}
+
+
+def _arguments(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    """dbt 1.10 moved test arguments under `arguments:`; read both spellings."""
+    nested = args.get("arguments")
+    return {**args, **nested} if isinstance(nested, dict) else args
+
+
+def _test_enabled(args: Mapping[str, Any]) -> bool:
+    config = args.get("config")
+    return not (isinstance(config, dict) and config.get("enabled") is False) and args.get("enabled") is not False
+
+
+def _ref_target(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    match = _REF.search(value)
+    if match:
+        return match.group(2) or match.group(1)
+    source = re.search(r"""source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)""", value)
+    if source:
+        return f"{source.group(1)}.{source.group(2)}"
+    return value.strip() or None
+
+
+def column_from_yaml(data: Mapping[str, Any]) -> Column:
+    not_null = unique = primary_key = False
+    accepted: tuple[str, ...] | None = None
+    relationships: set[str] = set()
+    checks: set[str] = set()
+    tests = [*(_as_list(data.get("data_tests"))), *(_as_list(data.get("tests")))]
+    for test in tests:
+        name, args = _test_name(test)
+        if not _test_enabled(args):
+            continue
+        args = _arguments(args)
+        short = name.split(".")[-1]
+        if short == "not_null":
+            not_null = True
+        elif short == "unique":
+            unique = True
+        elif short == "accepted_values" and isinstance(args.get("values"), list):
+            values = tuple(sorted({_value_text(v) for v in args["values"]}))
+            accepted = values if accepted is None else tuple(sorted(set(accepted) & set(values)))
+        elif short == "relationships":
+            target = _ref_target(args.get("to"))
+            if target:
+                relationships.add(f"{fold(target)}.{fold(str(args.get('field', '')))}")
+    for constraint in _as_list(data.get("constraints")):
+        if not isinstance(constraint, dict):
+            continue
+        kind = constraint.get("type")
+        if kind == "not_null":
+            not_null = True
+        elif kind == "unique":
+            unique = True
+        elif kind == "primary_key":
+            primary_key = True
+        elif kind == "check" and constraint.get("expression"):
+            checks.add(" ".join(str(constraint["expression"]).split()))
+        elif kind == "foreign_key":
+            target = _ref_target(constraint.get("to")) or _ref_target(constraint.get("expression"))
+            fields = constraint.get("to_columns") or []
+            if target:
+                relationships.add(f"{fold(target)}.{','.join(fold(str(f)) for f in fields)}")
+    data_type = data.get("data_type")
+    return Column(
+        name=str(data["name"]),
+        data_type=str(data_type).strip() if data_type not in (None, "") else None,
+        not_null=not_null,
+        unique=unique,
+        primary_key=primary_key,
+        accepted_values=accepted,
+        relationships=tuple(sorted(relationships)),
+        checks=tuple(sorted(checks)),
+        description=_text(data.get("description")),
+        quoted=data.get("quote") is True,
+        declared=True,
+        line=line_of(data),
+    )
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def yaml_columns(entry: Mapping[str, Any]) -> tuple[Column, ...]:
+    columns: dict[str, Column] = {}
+    for item in _as_list(entry.get("columns")):
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            column = column_from_yaml(item)
+            columns.setdefault(column.key, column)
+    return tuple(columns.values())
+
+
+def model_constraints(entry: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """(primary key, unique keys) from model-level constraints, tests and column constraints."""
+    primary: tuple[str, ...] = tuple(c.name for c in columns if c.primary_key)
+    unique: list[tuple[str, ...]] = []
+    for constraint in _as_list(entry.get("constraints")):
+        if not isinstance(constraint, dict):
+            continue
+        names = tuple(str(c) for c in _as_list(constraint.get("columns")))
+        if constraint.get("type") == "primary_key" and names:
+            primary = names
+        elif constraint.get("type") == "unique" and names:
+            unique.append(names)
+    for test in [*_as_list(entry.get("data_tests")), *_as_list(entry.get("tests"))]:
+        name, args = _test_name(test)
+        args = _arguments(args)
+        if name.split(".")[-1] == "unique_combination_of_columns" and _test_enabled(args):
+            names = tuple(str(c) for c in _as_list(args.get("combination_of_columns")))
+            if names:
+                unique.append(names)
+    return primary, tuple(sorted(set(unique)))
+
+
+# ---------------------------------------------------------------- models
+
+
+def _config(entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    if entry is None:
+        return {}
+    config = entry.get("config")
+    merged = dict(config) if isinstance(config, dict) else {}
+    if "access" in entry:  # top-level `access:` is the older spelling of config.access
+        merged.setdefault("access", entry["access"])
+    return merged
+
+
+def _access(value: Any) -> str:
+    text = str(value).lower() if value is not None else "protected"
+    return text if text in ("public", "protected", "private") else "protected"
+
+
+def _bool(value: Any, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return default
+
+
+def _unique_key(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str) and value.strip():
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if isinstance(value, list) and value:
+        return tuple(str(v) for v in value)
+    return None
+
+
+def _versions(entry: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[tuple[ModelVersion, ...], str | None]:
+    versions: list[ModelVersion] = []
+    for item in _as_list(entry.get("versions")):
+        if not isinstance(item, dict) or item.get("v") is None:
+            continue
+        versions.append(
+            ModelVersion(
+                v=str(item["v"]),
+                columns=_version_columns(item, columns),
+                deprecation_date=None if item.get("deprecation_date") is None else str(item["deprecation_date"]),
+                defined_in=None if item.get("defined_in") is None else str(item["defined_in"]),
+            )
+        )
+    if not versions:
+        return (), None
+    latest = entry.get("latest_version")
+    if latest is None:
+        latest = max((v.v for v in versions), key=_version_sort_key)
+    return tuple(sorted(versions, key=lambda v: _version_sort_key(v.v))), str(latest)
+
+
+def _version_sort_key(v: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(v))
+    except ValueError:
+        return (1, v)
+
+
+def _version_columns(item: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """A version's columns: include/exclude over the model's, then its own definitions."""
+    spec = _as_list(item.get("columns"))
+    if not spec:
+        return columns
+    include: Any = "all"
+    exclude: set[str] = set()
+    own: dict[str, Column] = {}
+    for col in spec:
+        if not isinstance(col, dict):
+            continue
+        if "include" in col or "exclude" in col:
+            include = col.get("include", "all")
+            exclude = {fold(str(e)) for e in _as_list(col.get("exclude"))}
+        elif isinstance(col.get("name"), str):
+            column = column_from_yaml(col)
+            own[column.key] = column
+    if include in ("all", "*"):
+        kept = [c for c in columns if c.key not in exclude]
+    else:
+        wanted = {fold(str(i)) for i in _as_list(include)}
+        kept = [c for c in columns if c.key in wanted and c.key not in exclude]
+    merged = {c.key: c for c in kept}
+    merged.update(own)
+    return tuple(merged.values())
+
+
+def sql_digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def model_files(project: str, files: Mapping[str, bytes], model_paths: tuple[str, ...]) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
+    """The .sql and .py files under the model paths; names are file names without extension."""
+    found: dict[str, ModelFile] = {}
+    diagnostics: list[Diagnostic] = []
+    for path in sorted(files):
+        rel = relative(project, path)
+        root = under(rel, model_paths)
+        if root is None or not rel.endswith(MODEL_EXTENSIONS):
+            continue
+        raw = files[path]
+        stem, ext = posixpath.splitext(posixpath.basename(rel))
+        if b"\x00" in raw[:8192]:
+            diagnostics.append(Diagnostic("warning", "skipped model file: binary content", path))
+            continue
+        if len(raw) > MAX_FILE_BYTES:
+            diagnostics.append(Diagnostic("warning", "skipped model file: larger than 2 MiB", path))
+            continue
+        text = decode(raw)
+        inner = rel[len(root) + 1 :] if root not in ("", ".") else rel
+        folder = tuple(inner.split("/")[:-1])
+        key = fold(stem)
+        if key in found:
+            diagnostics.append(
+                Diagnostic("error", f"model {stem!r} is defined twice (also {found[key].path}); using the first", path)
+            )
+            continue
+        found[key] = ModelFile(stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql")
+    return tuple(found.values()), tuple(diagnostics)
+
+
+def build_model(
+    file: ModelFile,
+    entry: PropertyEntry | None,
+    project_config: Mapping[str, Any],
+    sql_config: Mapping[str, Any],
+) -> Model:
+    """One model from its file, its properties and the three layers of config."""
+    config = {**project_config, **_config(entry.data if entry else None), **sql_config}
+    data = entry.data if entry else {}
+    columns = yaml_columns(data)
+    versions, latest = _versions(data, columns)
+    if latest is not None:
+        columns = next((v.columns for v in versions if v.v == latest), columns)
+    primary, unique = model_constraints(data, columns)
+    unique_key = _unique_key(config.get("unique_key"))
+    if unique_key:
+        unique = tuple(sorted({*unique, unique_key}))
+    contract = config.get("contract")
+    enforced = _bool(contract.get("enforced"), False) if isinstance(contract, dict) else False
+    deprecation = data.get("deprecation_date")
+    if latest is not None:
+        deprecation = next((v.deprecation_date for v in versions if v.v == latest), None) or deprecation
+    return Model(
+        name=file.name,
+        yaml_path=entry.path if entry else None,
+        line=entry.line if entry else None,
+        sql_path=file.path,
+        access=_access(config.get("access")),  # type: ignore[arg-type]
+        materialized=str(config.get("materialized") or "view").lower(),
+        enabled=_bool(config.get("enabled"), True),
+        contract_enforced=enforced,
+        group=None if config.get("group") is None else str(config["group"]),
+        database=_opt(config.get("database")),
+        schema=_opt(config.get("schema")),
+        alias=_opt(config.get("alias")),
+        description=_text(data.get("description")),
+        columns=columns,
+        # An enforced contract makes the YAML the full column list: dbt fails the build otherwise.
+        columns_closed=enforced,
+        primary_key=primary,
+        unique_keys=unique,
+        sql_digest=file.digest,
+        versions=versions,
+        latest_version=latest,
+        deprecation_date=None if deprecation is None else str(deprecation),
+        refs=tuple(sorted({fold(m.group(2) or m.group(1)) for m in _REF.finditer(file.text)})),
+    )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+# ---------------------------------------------------------------- seeds
+
+
+def seed_models(
+    project: DbtProjectFile, project_dir: str, files: Mapping[str, bytes], properties: Properties
+) -> Iterator[Model]:
+    for path in sorted(files):
+        rel = relative(project_dir, path)
+        root = under(rel, project.seed_paths)
+        if root is None or not rel.endswith(".csv"):
+            continue
+        name = posixpath.splitext(posixpath.basename(rel))[0]
+        entry = properties.seeds.get(fold(name))
+        header = _csv_header(files[path])
+        declared = {c.key: c for c in yaml_columns(entry.data)} if entry else {}
+        config = {**folder_config(project.seeds_tree, project.name, (), name), **_config(entry.data if entry else None)}
+        column_types = config.get("column_types") if isinstance(config.get("column_types"), dict) else {}
+        columns = tuple(
+            replace(
+                declared.get(fold(h), Column(name=h)),
+                data_type=_opt(column_types.get(h)) or declared.get(fold(h), Column(name=h)).data_type,
+                declared=True,
+            )
+            for h in header
+        )
+        yield Model(
+            name=name,
+            resource="seed",
+            yaml_path=entry.path if entry else None,
+            line=entry.line if entry else None,
+            sql_path=path,
+            access=_access(config.get("access")),  # type: ignore[arg-type]
+            materialized="seed",
+            enabled=_bool(config.get("enabled"), True),
+            schema=_opt(config.get("schema")),
+            alias=_opt(config.get("alias")),
+            description=_text(entry.data.get("description")) if entry else None,
+            columns=columns,
+            columns_closed=bool(header),
+        )
+
+
+def _csv_header(raw: bytes) -> tuple[str, ...]:
+    text = decode(raw[:65536])
+    first = text.splitlines()[0] if text.strip() else ""
+    try:
+        row = next(csv.reader(io.StringIO(first)), [])
+    except csv.Error:
+        return ()
+    return tuple(h.strip() for h in row if h.strip())
+
+
+# ---------------------------------------------------------------- the project
+
+
+@dataclass(frozen=True)
+class DbtSources:
+    """Everything of a dbt project the SQL stage needs beyond the YAML-built models."""
+
+    project: DbtProjectFile
+    files: tuple[ModelFile, ...]
+    properties: Properties
+    macros: tuple[tuple[str, str], ...]
+
+
+def load_dbt_yaml(
+    project_dir: str, files: Mapping[str, bytes], marker: str
+) -> tuple[Interface | None, DbtSources | None, tuple[Diagnostic, ...]]:
+    """The YAML-and-config view of a dbt project; the SQL stage refines it afterwards."""
+    project, diagnostics = parse_project_file(files[marker], marker)
+    if project is None:
+        return None, None, diagnostics
+    property_files = {
+        p: raw
+        for p, raw in files.items()
+        if p.endswith(PROPERTY_EXTENSIONS)
+        and under(relative(project_dir, p), (*project.model_paths, *project.seed_paths)) is not None
+    }
+    properties = collect_properties(property_files)
+    model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
+    versioned_files = _version_files(properties, model_list)
+    models: list[Model] = []
+    for file in model_list:
+        if fold(file.name) in versioned_files:
+            continue
+        entry = properties.models.get(fold(file.name))
+        file_for_model = versioned_files.get(fold(file.name), file)
+        models.append(
+            build_model(file_for_model, entry, folder_config(project.models_tree, project.name, file.folder, file.name), {})
+        )
+    models.extend(_versioned_models(project, properties, model_list, versioned_files))
+    models.extend(seed_models(project, project_dir, files, properties))
+    known = {fold(f.name) for f in model_list} | {m.key for m in models}
+    orphans = tuple(
+        Diagnostic("warning", f"properties describe model {entry.data['name']!r} but it has no SQL file", entry.path, entry.line)
+        for key, entry in sorted(properties.models.items())
+        if key not in known
+    )
+    macro_files = tuple(
+        (p, decode(raw))
+        for p, raw in sorted(files.items())
+        if p.endswith(".sql") and under(relative(project_dir, p), project.macro_paths) is not None
+    )
+    interface = Interface(
+        project=Project(
+            name=project.name,
+            path=project_dir,
+            kind="dbt",
+            version=project.version,
+            version_file=marker,
+            version_line=project.version_line,
+        ),
+        models=tuple(sorted(models, key=lambda m: m.key)),
+        diagnostics=(*diagnostics, *properties.diagnostics, *file_diagnostics, *orphans),
+    )
+    return interface, DbtSources(project, model_list, properties, macro_files), ()
+
+
+def _version_files(properties: Properties, files: tuple[ModelFile, ...]) -> dict[str, ModelFile]:
+    """Files that hold a version of a versioned model, keyed by the file's own name."""
+    by_name = {fold(f.name): f for f in files}
+    owned: dict[str, ModelFile] = {}
+    for key, entry in properties.models.items():
+        for item in _as_list(entry.data.get("versions")):
+            if not isinstance(item, dict) or item.get("v") is None:
+                continue
+            stem = fold(str(item.get("defined_in") or f"{entry.data['name']}_v{item['v']}"))
+            if stem in by_name and stem != key:
+                owned[stem] = by_name[stem]
+    return owned
+
+
+def _versioned_models(
+    project: DbtProjectFile,
+    properties: Properties,
+    files: tuple[ModelFile, ...],
+    versioned_files: dict[str, ModelFile],
+) -> Iterator[Model]:
+    """A versioned model whose SQL lives only in `<name>_v<N>.sql` files, read as its latest."""
+    names = {fold(f.name) for f in files}
+    for key, entry in sorted(properties.models.items()):
+        if key in names or not entry.data.get("versions"):
+            continue
+        versions, latest = _versions(entry.data, ())
+        if latest is None:
+            continue
+        latest_item = next(
+            (i for i in _as_list(entry.data["versions"]) if isinstance(i, dict) and str(i.get("v")) == latest), {}
+        )
+        stem = fold(str(latest_item.get("defined_in") or f"{entry.data['name']}_v{latest}"))
+        file = versioned_files.get(stem)
+        if file is None:
+            continue
+        renamed = replace(file, name=str(entry.data["name"]))
+        yield build_model(
+            renamed, entry, folder_config(project.models_tree, project.name, file.folder, renamed.name), {}
+        )
