@@ -1,1 +1,3 @@
 """Semantic versioning for data models."""
+
+__version__ = "0.1.0"

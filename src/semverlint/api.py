@@ -192,3 +192,29 @@ def build_report(
     base_projects = load_snapshot(base, catalogue, options)
     head_projects = load_snapshot(head, catalogue, options)
     return Report(base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options))
+
+
+@dataclass(frozen=True)
+class Request:
+    repo: str = "."
+    range: str | None = None
+    staged: bool = False
+    options: Options = field(default_factory=Options)
+
+
+def run(request: Request, catalogue: Catalogue) -> Report:
+    """The whole run against a git repository; raises SemverlintError for a run that cannot be done."""
+    from semverlint.revisions import parse_range
+    from semverlint.snapshot import Repository
+
+    rng = parse_range(request.range, staged=request.staged)
+    with Repository.open(request.repo) as repository:
+        base, head = repository.snapshots(rng)
+        return build_report(
+            base,
+            head,
+            RevisionInfo(base.info.rev, base.info.commit),
+            RevisionInfo(head.info.rev, head.info.commit),
+            catalogue,
+            request.options,
+        )

@@ -1,0 +1,228 @@
+"""The command line: thin typer commands; the only place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from semverlint import __version__
+from semverlint.errors import SemverlintError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="semverlint",
+    help="Semantic versioning for data models: find every change that can break a consumer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    major = "major"
+    minor = "minor"
+    patch = "patch"
+
+
+class SchemaName(str, Enum):
+    report = "report"
+    config = "config"
+
+
+RangeArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[RANGE]",
+        help="A..B (A to B), A...B (merge base of A and B to B), A (A to the working tree); "
+        "nothing: HEAD to the working tree.",
+        show_default=False,
+    ),
+]
+StagedOpt = Annotated[bool, typer.Option("--staged", help="Compare HEAD with the index (pre-commit).")]
+RepoOpt = Annotated[Path, typer.Option("--repo", help="The repository to read (bare ones too).")]
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only the project at or under PATH.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="A configuration file to apply on top of the projects' own.")
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="A model that cannot be analysed fails the check.")]
+
+
+def _fail(error: SemverlintError) -> NoReturn:
+    typer.echo(f"semverlint: error: {error.message}", err=True)
+    if error.hint:
+        typer.echo(f"  hint: {error.hint}", err=True)
+    raise typer.Exit(2)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run the work of a command; a run that cannot be done exits 2 with a message, never a traceback."""
+    try:
+        return action()
+    except SemverlintError as error:
+        _fail(error)
+    except (OSError, UnicodeError, RecursionError, MemoryError) as error:
+        if os.environ.get("SEMVERLINT_DEBUG"):
+            raise
+        typer.echo(f"semverlint: error: {type(error).__name__}: {error}", err=True)
+        typer.echo("  hint: set SEMVERLINT_DEBUG=1 for details and report it if it looks like a bug", err=True)
+        raise typer.Exit(2) from None
+
+
+def _color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _report(
+    rng: str | None,
+    staged: bool,
+    repo: Path,
+    project: str | None,
+    config: Path | None,
+    fail_on: str | None,
+    strict: bool,
+) -> object:
+    from semverlint.api import Options, Request, run
+    from semverlint.config import parse_yaml_config
+    from semverlint.errors import ConfigError
+    from semverlint.rules import load_catalogue
+
+    catalogue = load_catalogue()
+    override = None
+    if config is not None:
+        try:
+            raw = config.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --config {config}: {exc.strerror}", hint="check the path") from exc
+        override = parse_yaml_config(raw, str(config), catalogue)
+    options = Options(
+        project=project,
+        config=override,
+        fail_on=fail_on,  # type: ignore[arg-type]
+        strict=strict,
+        today=dt.date.today(),
+    )
+    return run(Request(repo=str(repo), range=rng, staged=staged, options=options), catalogue)
+
+
+def _emit(report: object, fmt: Format) -> None:
+    from semverlint.report import Report
+    from semverlint.reporters import reporter
+
+    assert isinstance(report, Report)
+    sys.stdout.write(reporter(fmt.value)(report, _color() and fmt is Format.text))
+    sys.stdout.flush()
+
+
+@app.command()
+def diff(
+    rng: RangeArg = None,
+    staged: StagedOpt = False,
+    repo: RepoOpt = Path("."),
+    project: ProjectOpt = None,
+    fmt: FormatOpt = Format.text,
+    config: ConfigOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Show every interface change between two states and the bump it needs (advisory: exits 0)."""
+    report = _guard(lambda: _report(rng, staged, repo, project, config, None, strict))
+    _emit(report, fmt)
+
+
+@app.command()
+def check(
+    rng: RangeArg = None,
+    staged: StagedOpt = False,
+    repo: RepoOpt = Path("."),
+    project: ProjectOpt = None,
+    fmt: FormatOpt = Format.text,
+    config: ConfigOpt = None,
+    strict: StrictOpt = False,
+    fail_on: Annotated[
+        FailOn | None, typer.Option("--fail-on", help="Fail when any change has at least this bump.")
+    ] = None,
+) -> None:
+    """Fail (exit 1) when the declared version is too small for the changes."""
+    report = _guard(
+        lambda: _report(rng, staged, repo, project, config, fail_on.value if fail_on else None, strict)
+    )
+    _emit(report, fmt)
+    from semverlint.report import Report
+
+    assert isinstance(report, Report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def rules(fmt: FormatOpt = Format.text) -> None:
+    """List the rule catalogue."""
+    from semverlint.catalogue_view import rules_json, rules_text
+
+    sys.stdout.write(rules_json() if fmt is Format.json else rules_text(_color()))
+
+
+@app.command()
+def explain(rule: Annotated[str, typer.Argument(help="A rule id, e.g. column-removed.")]) -> None:
+    """Explain one rule: why it matters, an example, and how to override it."""
+    from semverlint.catalogue_view import explain_text
+    from semverlint.errors import UsageError
+    from semverlint.rules import load_catalogue
+
+    def action() -> str:
+        catalogue = load_catalogue()
+        found = catalogue.get(rule)
+        if found is None:
+            close = catalogue.suggest(rule)
+            hint = f"did you mean {', '.join(close)}?" if close else "run `semverlint rules` for the list"
+            raise UsageError(f"unknown rule {rule!r}", hint=hint)
+        return explain_text(found, _color())
+
+    sys.stdout.write(_guard(action))
+
+
+@app.command()
+def schema(
+    which: Annotated[SchemaName, typer.Argument(help="report (default) or config.")] = SchemaName.report,
+) -> None:
+    """Print the JSON Schema of the JSON report (or of the configuration)."""
+    from importlib import resources
+
+    text = resources.files("semverlint.schemas").joinpath(f"{which.value}.schema.json").read_text("utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"semverlint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Semantic versioning for data models."""
+
+
+def main() -> None:
+    app()
