@@ -1,0 +1,608 @@
+"""Read-only views of one state of a repository (commit, index, working tree) or of a folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from semverlint.errors import RepositoryError, RevisionError, ShallowCloneError, UsageError
+from semverlint.revisions import RevisionRange
+
+if TYPE_CHECKING:
+    # GitPython costs ~90 ms to import (it runs `git version`), so it is imported only when a
+    # repository is opened: `semverlint --version` and folder-only runs never pay for it.
+    import git
+
+WORKTREE_LABEL = "working tree"
+INDEX_LABEL = "index"
+UNBORN_LABEL = "HEAD (no commits yet)"
+
+# Blob modes of files we read. 120000 (symlink) and 160000 (submodule) are left out on purpose:
+# a symlink's blob is its target path, and following it could leave the repository.
+_FILE_MODES = frozenset({"100644", "100755", "100664"})
+# Below this many blobs the persistent `cat-file --batch` beats spawning a one-shot one.
+_ONE_SHOT_MIN_BLOBS = 16
+_SKIP_WORKTREE_TAG = "S"
+_ANCESTRY = re.compile(r"[~^]([0-9]*)")
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """Which state a snapshot shows: the label the user knows it by, and its commit if any."""
+
+    rev: str
+    commit: str | None
+
+
+class Snapshot(Protocol):
+    """The files of one state, by POSIX path relative to the repository root."""
+
+    @property
+    def info(self) -> RevisionInfo: ...
+
+    def paths(self) -> tuple[str, ...]:
+        """Sorted paths of the regular files in this state."""
+        ...
+
+    def oid(self, path: str) -> str | None:
+        """The git blob id of `path` when known without hashing, else None; KeyError if absent."""
+        ...
+
+    def read(self, path: str) -> bytes:
+        """The content of `path`; KeyError if absent."""
+        ...
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """The content of each of `paths` (the fast path); KeyError if any is absent."""
+        ...
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One line of `git ls-files --stage -t`."""
+
+    tag: str
+    mode: str
+    oid: str
+    stage: int
+    path: str
+
+
+# --- parsing git's -z output: pure functions -------------------------------------------------
+
+
+def split_z(output: bytes) -> list[str]:
+    """Split NUL-terminated records into paths, keeping undecodable bytes as surrogates."""
+    return [os.fsdecode(record) for record in output.split(b"\0") if record]
+
+
+def parse_ls_tree(output: bytes) -> dict[str, str]:
+    """Map path -> blob id for the regular files in `git ls-tree -r -z` output."""
+    files: dict[str, str] = {}
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, oid = meta.decode("ascii").split(" ")
+        if kind == "blob" and mode in _FILE_MODES:
+            files[os.fsdecode(path)] = oid
+    return files
+
+
+def parse_ls_files_stage(output: bytes) -> list[IndexEntry]:
+    """Parse `git ls-files --stage -t -z` output."""
+    entries: list[IndexEntry] = []
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        tag, mode, oid, stage = meta.decode("ascii").split(" ")
+        entries.append(IndexEntry(tag, mode, oid, int(stage), os.fsdecode(path)))
+    return entries
+
+
+def parse_cat_file_batch(output: bytes, oids: list[str]) -> dict[str, bytes]:
+    """Split `git cat-file --batch` output for `oids` (asked in that order) into contents."""
+    contents: dict[str, bytes] = {}
+    position = 0
+    for oid in oids:
+        line_end = output.index(b"\n", position)
+        header = output[position:line_end].decode("ascii").split(" ")
+        if len(header) != 3 or header[1] != "blob":
+            raise RepositoryError(
+                f"git object {oid} is missing or not a file ({' '.join(header[1:])})",
+                hint="the repository may be damaged or a partial clone: run `git fsck`",
+            )
+        size = int(header[2])
+        contents[oid] = output[line_end + 1 : line_end + 1 + size]
+        position = line_end + 2 + size  # content is followed by one LF
+    return contents
+
+
+def index_files(entries: Iterable[IndexEntry]) -> dict[str, str]:
+    """Map path -> blob id for the merged (stage 0) regular files of the index."""
+    return {e.path: e.oid for e in entries if e.stage == 0 and e.mode in _FILE_MODES}
+
+
+def ancestry_depth(revision: str) -> int:
+    """How many commits back `revision` reaches through ~N and ^ suffixes (a deepen hint)."""
+    return sum(int(count) if count else 1 for count in _ANCESTRY.findall(revision))
+
+
+def revision_name(revision: str) -> str:
+    """The branch, tag or commit part of a revision, without ~, ^ or @{...} suffixes."""
+    return re.split(r"[~^]|@\{", revision, maxsplit=1)[0]
+
+
+def fetch_command(revision: str) -> str:
+    """The `git fetch` that would bring `revision` in: `origin/x` is branch x on origin."""
+    name = revision_name(revision)
+    if not name or name in {"HEAD", "@"}:
+        return "git fetch --deepen=<n>"
+    remote, slash, branch = name.partition("/")
+    if slash and remote == "origin":
+        return f"git fetch origin {branch}"
+    return f"git fetch origin {name}"
+
+
+def shallow_hint(revision: str) -> str:
+    """The exact fixes for a revision that a shallow clone lacks."""
+    depth = ancestry_depth(revision)
+    deepen = f"git fetch --deepen={depth}" if depth else "git fetch --deepen=<n>"
+    return (
+        f"fetch it with `{fetch_command(revision)}` or `{deepen}`, or fetch all history with "
+        "`git fetch --unshallow`; in GitHub Actions give actions/checkout `fetch-depth: 0`"
+    )
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+
+def _read_file(root: Path, path: str) -> bytes:
+    """Read a file under `root` without following a symlink swapped in since listing."""
+    try:
+        fd = os.open(root / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise RepositoryError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+class _SafeFiles:
+    """Decides which paths under a root are regular files that stay inside it."""
+
+    def __init__(self, root: Path) -> None:
+        # Plain strings, not Path: pathlib's joins were half the cost of listing 5,000 files.
+        self._root = os.fspath(root)
+        self._real_root = os.path.realpath(root)
+        self._dirs: dict[str, bool] = {}
+
+    def is_regular(self, path: str) -> bool:
+        """True for a regular file (not a symlink, directory or special file) inside the root."""
+        try:
+            mode = os.lstat(os.path.join(self._root, path)).st_mode
+        except OSError:
+            return False  # deleted on disk, or unreadable: not part of this state
+        return stat.S_ISREG(mode) and self._parent_inside(path)
+
+    def _parent_inside(self, path: str) -> bool:
+        # Git may list `a/b.sql` after `a` was replaced on disk by a symlink to elsewhere.
+        parent = path.rpartition("/")[0]
+        if parent not in self._dirs:
+            actual = os.path.realpath(os.path.join(self._root, parent))
+            self._dirs[parent] = actual == os.path.join(self._real_root, parent).rstrip(os.sep)
+        return self._dirs[parent]
+
+
+class _Blobs:
+    """Reads blobs from the object database of one opened repository."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self._repo = repo
+
+    def read(self, oid: str) -> bytes:
+        """One blob through GitPython's persistent `git cat-file --batch`."""
+        from git.exc import GitError
+
+        try:
+            stream = self._repo.odb.stream(bytes.fromhex(oid))
+            if stream.type != b"blob":
+                raise RepositoryError(f"git object {oid} is a {stream.type.decode()}, not a file")
+            data: bytes = stream.read()
+        except (GitError, OSError, ValueError) as exc:
+            raise RepositoryError(
+                f"cannot read git object {oid}: {exc}",
+                hint="the repository may be damaged or a partial clone: run `git fsck`",
+            ) from exc
+        return data
+
+    def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
+        """Many blobs: one `git cat-file --batch` fed all ids at once (measured 1.6x faster)."""
+        wanted = sorted(set(oids))
+        if len(wanted) < _ONE_SHOT_MIN_BLOBS:
+            return {oid: self.read(oid) for oid in wanted}
+        from git.exc import GitError
+
+        request = "".join(f"{oid}\n" for oid in wanted).encode("ascii")
+        try:
+            process = self._repo.git.cat_file("--batch", istream=subprocess.PIPE, as_process=True)
+            # communicate() feeds stdin and drains stdout together, so a large answer
+            # cannot fill the pipe and deadlock the request.
+            output, error = process.proc.communicate(request)
+            status = process.proc.returncode
+        except (GitError, OSError, ValueError) as exc:
+            raise RepositoryError(f"cannot run `git cat-file`: {exc}") from exc
+        if status != 0:
+            raise RepositoryError(f"`git cat-file` failed: {os.fsdecode(error).strip()}")
+        return parse_cat_file_batch(output, wanted)
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+class BlobSnapshot:
+    """A state stored in git objects: a commit, the index, or nothing (an unborn HEAD)."""
+
+    def __init__(self, info: RevisionInfo, files: Mapping[str, str], blobs: _Blobs | None) -> None:
+        self._info = info
+        self._files = dict(files)
+        self._blobs = blobs
+        self._paths = tuple(sorted(self._files))
+
+    @property
+    def info(self) -> RevisionInfo:
+        return self._info
+
+    def paths(self) -> tuple[str, ...]:
+        return self._paths
+
+    def oid(self, path: str) -> str | None:
+        return self._files[path]
+
+    def read(self, path: str) -> bytes:
+        oid = self._files[path]
+        assert self._blobs is not None  # only the empty snapshot has no reader
+        return self._blobs.read(oid)
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        oids = {path: self._files[path] for path in paths}
+        if not oids:
+            return {}
+        assert self._blobs is not None
+        contents = self._blobs.read_many(oids.values())
+        return {path: contents[oid] for path, oid in oids.items()}
+
+
+class WorktreeSnapshot:
+    """The working tree: files git would track, read from disk (sparse-checkout ones from git)."""
+
+    def __init__(
+        self, root: Path, on_disk: Iterable[str], in_index: Mapping[str, str], blobs: _Blobs
+    ) -> None:
+        self._root = root
+        self._on_disk = frozenset(on_disk)
+        # Files outside a sparse checkout are not on disk but are still part of this state.
+        self._in_index = {p: oid for p, oid in in_index.items() if p not in self._on_disk}
+        self._blobs = blobs
+        self._paths = tuple(sorted(self._on_disk | self._in_index.keys()))
+
+    @property
+    def info(self) -> RevisionInfo:
+        return RevisionInfo(WORKTREE_LABEL, None)
+
+    def paths(self) -> tuple[str, ...]:
+        return self._paths
+
+    def oid(self, path: str) -> str | None:
+        if path in self._on_disk:
+            return None  # hashing the file would cost as much as reading it
+        return self._in_index[path]
+
+    def read(self, path: str) -> bytes:
+        if path in self._on_disk:
+            return _read_file(self._root, path)
+        return self._blobs.read(self._in_index[path])
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        wanted = list(paths)
+        from_git = [p for p in wanted if p not in self._on_disk]
+        contents = self._blobs.read_many(self._in_index[p] for p in from_git) if from_git else {}
+        return {
+            p: _read_file(self._root, p) if p in self._on_disk else contents[self._in_index[p]]
+            for p in wanted
+        }
+
+
+class DirectorySnapshot:
+    """A plain folder on disk (fixtures, non-git use): its regular files, `.git` left out."""
+
+    def __init__(self, root: Path, label: str = "directory") -> None:
+        if not root.is_dir():
+            raise UsageError(f"{root} is not a directory")
+        self._root = root
+        self._info = RevisionInfo(label, None)
+        self._paths = tuple(sorted(_walk_files(root)))
+        self._known = frozenset(self._paths)
+
+    @property
+    def info(self) -> RevisionInfo:
+        return self._info
+
+    def paths(self) -> tuple[str, ...]:
+        return self._paths
+
+    def oid(self, path: str) -> str | None:
+        if path not in self._known:
+            raise KeyError(path)
+        return None
+
+    def read(self, path: str) -> bytes:
+        if path not in self._known:
+            raise KeyError(path)
+        return _read_file(self._root, path)
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        return {path: self.read(path) for path in paths}
+
+
+def _walk_files(root: Path) -> list[str]:
+    """POSIX paths of the regular files under `root`; symlinks are neither listed nor followed."""
+    files: list[str] = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        relative = Path(directory).relative_to(root)
+        for name in filenames:
+            path = (relative / name).as_posix()
+            if stat.S_ISREG(os.lstat(root / path).st_mode):
+                files.append(path)
+    return files
+
+
+# --- the repository ----------------------------------------------------------------------------
+
+
+def _git_environment() -> dict[str, str]:
+    """Environment for every git process we start, so that reading never writes or runs code."""
+    # GIT_OPTIONAL_LOCKS=0: no index.lock, no rewrite of the index stat cache.
+    # GIT_TERMINAL_PROMPT=0: a partial clone's lazy fetch must never block on a password prompt.
+    # core.fsmonitor=false: the configured fsmonitor is a program; reading must not start it.
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    return {
+        "GIT_OPTIONAL_LOCKS": "0",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_COUNT": str(count + 1),
+        f"GIT_CONFIG_KEY_{count}": "core.fsmonitor",
+        f"GIT_CONFIG_VALUE_{count}": "false",
+    }
+
+
+class Repository:
+    """A git repository opened read-only; makes the base and head snapshots of a range."""
+
+    def __init__(self, repo: git.Repo, shallow: bool) -> None:
+        self._repo = repo
+        self._shallow = shallow
+        self._blobs = _Blobs(repo)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Repository:
+        """Open the repository at or above `path` (bare ones included)."""
+        where = os.fspath(path)
+        not_a_repo = RepositoryError(
+            f"{where} is not inside a git repository",
+            hint="point `--repo PATH` at a repository, or run `git init` to make one",
+        )
+        if not os.path.isdir(where):
+            raise RepositoryError(
+                f"{where} is not a directory", hint="point `--repo PATH` at a repository"
+            )
+        try:
+            import git
+        except ImportError as exc:  # GitPython raises this when no git executable is found
+            raise RepositoryError(
+                f"git cannot be run: {exc}", hint="install git and put it on PATH"
+            ) from exc
+        try:
+            repo = git.Repo(where, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise not_a_repo from exc
+        except (git.GitError, OSError, ValueError) as exc:
+            raise RepositoryError(f"cannot open the git repository at {where}: {exc}") from exc
+        repo.git.update_environment(**_git_environment())
+        status, out, err = _run(repo, "rev-parse", "--is-shallow-repository")
+        if status != 0:
+            repo.close()
+            if "safe.directory" in err:
+                raise RepositoryError(
+                    f"git refuses to read {where}: it is owned by another user",
+                    hint=f"if you trust it: git config --global --add safe.directory {where}",
+                )
+            raise RepositoryError(f"git cannot read the repository at {where}: {err.strip()}")
+        return cls(repo, shallow=out.strip() == b"true")
+
+    @property
+    def root(self) -> Path:
+        """The working tree's root, or the git directory of a bare repository."""
+        return Path(self._repo.working_tree_dir or self._repo.git_dir)
+
+    @property
+    def bare(self) -> bool:
+        return bool(self._repo.bare)
+
+    @property
+    def shallow(self) -> bool:
+        return self._shallow
+
+    def snapshots(self, rng: RevisionRange) -> tuple[Snapshot, Snapshot]:
+        """The (base, head) snapshots of `rng`."""
+        if rng.head_kind != "commit" and self.bare:
+            raise UsageError(
+                "a bare repository has no working tree or index: give a range A..B",
+                hint="e.g. main..feature, or origin/main...HEAD",
+            )
+        if rng.merge_base:
+            assert rng.head is not None  # parse_range sets head for every A...B
+            base = self._merge_base_snapshot(rng.base, rng.head)
+        else:
+            base = self._base_snapshot(rng.base)
+        head: Snapshot
+        if rng.head_kind == "worktree":
+            head = self._worktree_snapshot()
+        elif rng.head_kind == "index":
+            head = self._index_snapshot()
+        else:
+            assert rng.head is not None
+            head = self._commit_snapshot(RevisionInfo(rng.head, self._commit(rng.head)))
+        return base, head
+
+    def close(self) -> None:
+        """Stop the git processes kept open for reading objects."""
+        self._repo.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- resolving --------------------------------------------------------------------------
+
+    def _base_snapshot(self, revision: str) -> Snapshot:
+        if revision in {"HEAD", "@"} and self._unborn():
+            # A first commit is reviewed against nothing: every file is new.
+            return BlobSnapshot(RevisionInfo(UNBORN_LABEL, None), {}, None)
+        return self._commit_snapshot(RevisionInfo(revision, self._commit(revision)))
+
+    def _merge_base_snapshot(self, base: str, head: str) -> Snapshot:
+        base_sha, head_sha = self._commit(base), self._commit(head)
+        status, out, err = self._git("merge-base", "--end-of-options", base_sha, head_sha)
+        if status == 1 and not err.strip():
+            message = f"'{base}' and '{head}' have no merge base"
+            if self._shallow:
+                raise ShallowCloneError(f"{message} in this shallow clone", hint=shallow_hint(base))
+            raise RevisionError(
+                f"{message}: their histories never meet",
+                hint=f"compare them directly with a two-dot range: {base}..{head}",
+            )
+        if status != 0:
+            raise RepositoryError(f"`git merge-base {base} {head}` failed: {err.strip()}")
+        label = f"merge base of {base} and {head}"
+        return self._commit_snapshot(RevisionInfo(label, out.decode("ascii").strip()))
+
+    def _commit(self, revision: str) -> str:
+        """The full id of the commit `revision` names, or a RevisionError saying why not."""
+        # --end-of-options: even a validated revision is never parsed as an option.
+        status, out, _ = self._git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+        )
+        if status == 0:
+            return out.decode("ascii").strip()
+        status, out, _ = self._git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{}}"
+        )
+        if status == 0:
+            kind = self._object_type(out.decode("ascii").strip())
+            raise RevisionError(
+                f"'{revision}' names a {kind}, not a commit",
+                hint="give a branch, tag or commit, e.g. main, v1.2.0 or HEAD~1",
+            )
+        if self._shallow:
+            raise ShallowCloneError(
+                f"revision '{revision}' is not in this shallow clone",
+                hint=shallow_hint(revision),
+            )
+        raise RevisionError(
+            f"unknown revision '{revision}'",
+            hint=f"if it is on the remote, `{fetch_command(revision)}`; "
+            "`git branch -a` lists the branches you have",
+        )
+
+    def _object_type(self, oid: str) -> str:
+        status, out, _ = self._git("cat-file", "-t", "--end-of-options", oid)
+        return out.decode("ascii").strip() if status == 0 else "object"
+
+    def _unborn(self) -> bool:
+        """True when HEAD names a branch that has no commit yet (a new repository)."""
+        status, _, _ = self._git("rev-parse", "--verify", "--quiet", "HEAD")
+        if status == 0:
+            return False
+        status, _, _ = self._git("symbolic-ref", "--quiet", "HEAD")
+        return status == 0
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def _commit_snapshot(self, info: RevisionInfo) -> Snapshot:
+        assert info.commit is not None
+        # One ls-tree process lists 5,000 files in ~7 ms; GitPython's tree walk takes ~37 ms.
+        output = self._checked("ls-tree", "-r", "-z", "--full-tree", info.commit)
+        return BlobSnapshot(info, parse_ls_tree(output), self._blobs)
+
+    def _index_entries(self) -> list[IndexEntry]:
+        # `git ls-files` rather than GitPython's IndexFile: 3 ms instead of 30 ms for 5,000
+        # entries, and it honours GIT_INDEX_FILE (set in pre-commit hooks) and every index format.
+        return parse_ls_files_stage(self._checked("ls-files", "--stage", "-t", "-z"))
+
+    def _index_snapshot(self) -> Snapshot:
+        return BlobSnapshot(
+            RevisionInfo(INDEX_LABEL, None), index_files(self._index_entries()), self._blobs
+        )
+
+    def _worktree_snapshot(self) -> Snapshot:
+        root = self.root
+        entries = self._index_entries()
+        sparse = {
+            e.path: e.oid
+            for e in entries
+            if e.tag == _SKIP_WORKTREE_TAG and e.stage == 0 and e.mode in _FILE_MODES
+        }
+        # Index symlinks and submodules stay out, as in commit snapshots; untracked entries
+        # ending in '/' are nested repositories.
+        tracked = (e.path for e in entries if e.mode in _FILE_MODES and e.path not in sparse)
+        untracked = split_z(self._checked("ls-files", "-z", "--others", "--exclude-standard"))
+        safe = _SafeFiles(root)
+        on_disk = {
+            path
+            for path in (*tracked, *untracked)
+            if not path.endswith("/") and safe.is_regular(path)
+        }
+        return WorktreeSnapshot(root, on_disk, sparse, self._blobs)
+
+    # -- running git ------------------------------------------------------------------------
+
+    def _git(self, *args: str) -> tuple[int, bytes, str]:
+        return _run(self._repo, *args)
+
+    def _checked(self, *args: str) -> bytes:
+        status, out, err = self._git(*args)
+        if status != 0:
+            raise RepositoryError(f"`git {' '.join(args)}` failed: {err.strip()}")
+        return out
+
+
+def _run(repo: git.Repo, *args: str) -> tuple[int, bytes, str]:
+    """Run git in `repo`: (exit status, stdout bytes, stderr text); never raises git's errors."""
+    from git.exc import GitError
+
+    try:
+        status, out, err = repo.git.execute(
+            [repo.git.GIT_PYTHON_GIT_EXECUTABLE, *args],
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    except (GitError, OSError) as exc:
+        raise RepositoryError(f"cannot run `git {args[0]}`: {exc}") from exc
+    return status, out, err
