@@ -75,11 +75,14 @@ def _guard(action: Callable[[], T]) -> T:
         return action()
     except SemverlintError as error:
         _fail(error)
-    except (OSError, UnicodeError, RecursionError, MemoryError) as error:
+    except Exception as error:  # noqa: BLE001 - a bug must still end in a message and exit 2
         if os.environ.get("SEMVERLINT_DEBUG"):
             raise
-        typer.echo(f"semverlint: error: {type(error).__name__}: {error}", err=True)
-        typer.echo("  hint: set SEMVERLINT_DEBUG=1 for details and report it if it looks like a bug", err=True)
+        typer.echo(f"semverlint: internal error: {type(error).__name__}: {error}", err=True)
+        typer.echo(
+            "  hint: this is a bug in semverlint; rerun with SEMVERLINT_DEBUG=1 and report the traceback",
+            err=True,
+        )
         raise typer.Exit(2) from None
 
 

@@ -1,0 +1,5 @@
+select
+    id as customer_id,
+    name,
+    email
+from {{ source('raw', 'customers') }}
