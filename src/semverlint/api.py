@@ -81,13 +81,11 @@ def load_snapshot(
 
 
 def _load(ref: ProjectRef, files: Mapping[str, bytes], config: Config) -> LoadedProject:
-    from semverlint.loaders.dbt import load_dbt_yaml
+    from semverlint.loaders.dbt import load_dbt
 
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
     if ref.kind == "dbt":
-        interface, _sources, diagnostics = load_dbt_yaml(ref.path, files, marker)
-        if interface is not None and config.dialect:
-            interface = replace(interface, project=replace(interface.project, dialect=config.dialect))
+        interface, diagnostics = load_dbt(ref.path, files, marker, config.dialect)
         return LoadedProject(ref, interface, config, diagnostics)
     # Plain SQL projects arrive with the SQL stage; until then say so rather than stay silent.
     return LoadedProject(

@@ -580,22 +580,35 @@ def _csv_header(raw: bytes) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class DbtSources:
-    """Everything of a dbt project the SQL stage needs beyond the YAML-built models."""
+class ModelSpec:
+    """What a model is built from: its file, its properties and its dbt_project.yml config."""
+
+    file: ModelFile
+    entry: PropertyEntry | None
+    project_config: Mapping[str, Any]
+
+    def build(self, sql_config: Mapping[str, Any] | None = None) -> Model:
+        return build_model(self.file, self.entry, self.project_config, sql_config or {})
+
+
+@dataclass(frozen=True)
+class DbtProject:
+    """Everything read from a dbt project before its SQL is analysed."""
 
     project: DbtProjectFile
-    files: tuple[ModelFile, ...]
+    specs: tuple[ModelSpec, ...]
+    seeds: tuple[Model, ...]
     properties: Properties
     macros: tuple[tuple[str, str], ...]
+    adapter: str | None
+    diagnostics: tuple[Diagnostic, ...]
 
 
-def load_dbt_yaml(
-    project_dir: str, files: Mapping[str, bytes], marker: str
-) -> tuple[Interface | None, DbtSources | None, tuple[Diagnostic, ...]]:
-    """The YAML-and-config view of a dbt project; the SQL stage refines it afterwards."""
+def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) -> DbtProject | Diagnostic:
+    """Parse the YAML side of a dbt project: project file, properties, model files, seeds."""
     project, diagnostics = parse_project_file(files[marker], marker)
     if project is None:
-        return None, None, diagnostics
+        return diagnostics[0]
     property_files = {
         p: raw
         for p, raw in files.items()
@@ -605,41 +618,74 @@ def load_dbt_yaml(
     properties = collect_properties(property_files)
     model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
     versioned_files = _version_files(properties, model_list)
-    models: list[Model] = []
-    for file in model_list:
-        if fold(file.name) in versioned_files:
-            continue
-        entry = properties.models.get(fold(file.name))
-        file_for_model = versioned_files.get(fold(file.name), file)
-        models.append(
-            build_model(file_for_model, entry, folder_config(project.models_tree, project.name, file.folder, file.name), {})
+    specs = [
+        ModelSpec(
+            file,
+            properties.models.get(fold(file.name)),
+            folder_config(project.models_tree, project.name, file.folder, file.name),
         )
-    models.extend(_versioned_models(project, properties, model_list, versioned_files))
-    models.extend(seed_models(project, project_dir, files, properties))
-    known = {fold(f.name) for f in model_list} | {m.key for m in models}
+        for file in model_list
+        if fold(file.name) not in versioned_files
+    ]
+    specs.extend(_versioned_specs(project, properties, model_list, versioned_files))
+    known = {fold(s.file.name) for s in specs} | set(versioned_files)
     orphans = tuple(
-        Diagnostic("warning", f"properties describe model {entry.data['name']!r} but it has no SQL file", entry.path, entry.line)
+        Diagnostic(
+            "warning",
+            f"properties describe model {entry.data['name']!r} but it has no SQL file",
+            entry.path,
+            entry.line,
+        )
         for key, entry in sorted(properties.models.items())
         if key not in known
     )
-    macro_files = tuple(
+    macros = tuple(
         (p, decode(raw))
         for p, raw in sorted(files.items())
         if p.endswith(".sql") and under(relative(project_dir, p), project.macro_paths) is not None
     )
-    interface = Interface(
+    profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
+    return DbtProject(
+        project=project,
+        specs=tuple(sorted(specs, key=lambda s: fold(s.file.name))),
+        seeds=tuple(seed_models(project, project_dir, files, properties)),
+        properties=properties,
+        macros=macros,
+        adapter=adapter_from_profiles(files.get(profiles), project.profile),
+        diagnostics=(*properties.diagnostics, *file_diagnostics, *orphans),
+    )
+
+
+def adapter_from_profiles(raw: bytes | None, profile: str | None) -> str | None:
+    """The adapter type of the profile's default target, when a profiles.yml is committed."""
+    if raw is None:
+        return None
+    data = load_yaml(raw).data
+    if not isinstance(data, dict):
+        return None
+    entry = data.get(profile) if profile else next(iter(data.values()), None)
+    if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
+        return None
+    outputs = entry["outputs"]
+    target = outputs.get(entry.get("target")) or next(iter(outputs.values()), None)
+    kind = target.get("type") if isinstance(target, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def project_interface(dbt: DbtProject, project_dir: str, marker: str, models: tuple[Model, ...], dialect: str | None, diagnostics: tuple[Diagnostic, ...] = ()) -> Interface:
+    return Interface(
         project=Project(
-            name=project.name,
+            name=dbt.project.name,
             path=project_dir,
             kind="dbt",
-            version=project.version,
+            version=dbt.project.version,
+            dialect=dialect,
             version_file=marker,
-            version_line=project.version_line,
+            version_line=dbt.project.version_line,
         ),
-        models=tuple(sorted(models, key=lambda m: m.key)),
-        diagnostics=(*diagnostics, *properties.diagnostics, *file_diagnostics, *orphans),
+        models=tuple(sorted((*models, *dbt.seeds), key=lambda m: m.key)),
+        diagnostics=(*dbt.diagnostics, *diagnostics),
     )
-    return interface, DbtSources(project, model_list, properties, macro_files), ()
 
 
 def _version_files(properties: Properties, files: tuple[ModelFile, ...]) -> dict[str, ModelFile]:
@@ -656,12 +702,12 @@ def _version_files(properties: Properties, files: tuple[ModelFile, ...]) -> dict
     return owned
 
 
-def _versioned_models(
+def _versioned_specs(
     project: DbtProjectFile,
     properties: Properties,
     files: tuple[ModelFile, ...],
     versioned_files: dict[str, ModelFile],
-) -> Iterator[Model]:
+) -> Iterator[ModelSpec]:
     """A versioned model whose SQL lives only in `<name>_v<N>.sql` files, read as its latest."""
     names = {fold(f.name) for f in files}
     for key, entry in sorted(properties.models.items()):
@@ -671,13 +717,78 @@ def _versioned_models(
         if latest is None:
             continue
         latest_item = next(
-            (i for i in _as_list(entry.data["versions"]) if isinstance(i, dict) and str(i.get("v")) == latest), {}
+            (i for i in _as_list(entry.data["versions"]) if isinstance(i, dict) and str(i.get("v")) == latest),
+            {},
         )
         stem = fold(str(latest_item.get("defined_in") or f"{entry.data['name']}_v{latest}"))
         file = versioned_files.get(stem)
         if file is None:
             continue
         renamed = replace(file, name=str(entry.data["name"]))
-        yield build_model(
-            renamed, entry, folder_config(project.models_tree, project.name, file.folder, renamed.name), {}
-        )
+        yield ModelSpec(renamed, entry, folder_config(project.models_tree, project.name, file.folder, renamed.name))
+
+
+# ---------------------------------------------------------------- the SQL stage
+
+
+def _render_vars(project: DbtProjectFile) -> tuple[tuple[str, object], ...]:
+    """Project vars as a model of this project sees them: global ones, then its own scope."""
+    scoped = project.vars.get(project.name)
+    merged = {k: v for k, v in project.vars.items() if not (k == project.name and isinstance(v, dict))}
+    if isinstance(scoped, dict):
+        merged.update(scoped)
+    return tuple(sorted(merged.items()))
+
+
+def load_dbt(
+    project_dir: str, files: Mapping[str, bytes], marker: str, dialect: str | None
+) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
+    """A dbt project's interface: its YAML, refined by what each model's SQL really outputs."""
+    from semverlint.modelsql import analyse_rendered, lineage_order, reconcile, relation_columns, sql_diagnostics
+    from semverlint.render import Macro, RenderContext, render_model
+    from semverlint.sql import dialect_for_adapter
+
+    dbt = read_dbt_project(project_dir, files, marker)
+    if isinstance(dbt, Diagnostic):
+        return None, (dbt,)
+    dialect = dialect or dialect_for_adapter(dbt.adapter)
+    context = RenderContext(
+        project_name=dbt.project.name,
+        target_type=dbt.adapter or "default",
+        vars=_render_vars(dbt.project),
+        macros=tuple(Macro(path, text) for path, text in dbt.macros),
+    )
+    rendered = {
+        fold(spec.file.name): render_model(spec.file.text, context)
+        for spec in dbt.specs
+        if spec.file.language == "sql"
+    }
+    refs = {
+        key: {fold(r.name) for _, r in result.relations if r.kind == "ref"} for key, result in rendered.items()
+    }
+    specs = {fold(spec.file.name): spec for spec in dbt.specs}
+    sources = {
+        key: tuple(c.name for c in yaml_columns(entry.data)) or None for key, entry in dbt.properties.sources.items()
+    }
+    built: dict[str, Model] = {m.key: m for m in dbt.seeds}
+    diagnostics: list[Diagnostic] = []
+    for key in lineage_order(list(specs), refs):
+        spec = specs[key]
+        result = rendered.get(key)
+        if result is None:  # Python models: known by name and YAML only
+            built[key] = replace(spec.build(), refs=())
+            continue
+        model = replace(spec.build(dict(result.config)), refs=tuple(sorted(refs.get(key, ()))))
+        diagnostics.extend(sql_diagnostics(model, result.diagnostics))
+        upstream = {fold(identifier): relation_columns(r, built, sources) for identifier, r in result.relations}
+        analysed = analyse_rendered(result, dialect, upstream)
+        if isinstance(analysed, str):
+            diagnostics.extend(sql_diagnostics(model, [f"SQL not analysed, classified from its YAML: {analysed}"], "error"))
+            built[key] = model
+            continue
+        diagnostics.extend(sql_diagnostics(model, analysed.full.diagnostics))
+        model, reconciled = reconcile(model, analysed)
+        diagnostics.extend(reconciled)
+        built[key] = model
+    models = tuple(m for k, m in built.items() if k in specs)
+    return project_interface(dbt, project_dir, marker, models, dialect, tuple(diagnostics)), ()

@@ -1,0 +1,5 @@
+"""`python -m semverlint`."""
+
+from semverlint.cli import main
+
+main()

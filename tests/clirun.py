@@ -1,0 +1,62 @@
+"""Runs the real CLI in a subprocess and validates every JSON report against the shipped schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.stdout)
+        validate_report(data)
+        return data
+
+
+@cache
+def report_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(resources.files("semverlint.schemas").joinpath("report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_report(data: dict[str, Any]) -> None:
+    report_validator().validate(data)
+
+
+def semverlint(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "semverlint", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if "--format" in args and "json" in args and proc.returncode in (0, 1) and proc.stdout.strip():
+        validate_report(json.loads(proc.stdout))
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def changes(report: dict[str, Any], project: int = 0) -> list[tuple[str, str, str | None]]:
+    """(rule, model, column) of every change of one project, sorted."""
+    return sorted((c["rule"], c["model"], c["column"]) for c in report["projects"][project]["changes"])
