@@ -52,7 +52,8 @@ def semverlint(*args: str | Path, cwd: Path | None = None, env: dict[str, str] |
         check=False,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
-    if "--format" in args and "json" in args and proc.returncode in (0, 1) and proc.stdout.strip():
+    reporting = bool(args) and args[0] in ("diff", "check")
+    if reporting and "json" in args and proc.returncode in (0, 1) and proc.stdout.strip():
         validate_report(json.loads(proc.stdout))
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

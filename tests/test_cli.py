@@ -189,7 +189,7 @@ def test_bad_input_exits_2_with_a_message(repo: GitRepo, args: tuple[str, ...], 
 def test_a_path_that_is_not_a_repository_exits_2(tmp_path: Path) -> None:
     result = semverlint("diff", "--repo", tmp_path)
     assert result.code == 2
-    assert "not a git repository" in result.stderr.lower()
+    assert "not inside a git repository" in result.stderr
 
 
 def test_shallow_clone_missing_the_base_says_what_to_fetch(repo: GitRepo, tmp_path: Path) -> None:

@@ -61,23 +61,39 @@ def project_config(
 
 
 def load_snapshot(
-    snapshot: SnapshotLike, catalogue: Catalogue, options: Options
+    snapshot: SnapshotLike,
+    catalogue: Catalogue,
+    options: Options,
+    configs: Mapping[str, Config] | None = None,
 ) -> dict[str, LoadedProject]:
-    """Every (wanted) project of one snapshot, loaded to its interface."""
+    """Every (wanted) project of one snapshot, loaded to its interface.
+
+    `configs` are the head's configurations by project path: the base is read with the
+    rules of the change under review, so a config edit applies to both sides alike and a
+    broken config in history cannot stop today's run.
+    """
     paths = snapshot.paths()
     refs = [r for r in discover(paths) if _wanted(r, options.project)]
     nested = frozenset(r.path for r in refs)
-    root_config = Config()
-    if "pyproject.toml" in paths:
-        raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
-        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+    root_config: Config | None = None
     loaded: dict[str, LoadedProject] = {}
     for ref in refs:
         wanted = [p for p in files_of(ref.path, paths, nested) if p.endswith(RELEVANT_EXTENSIONS)]
         files = snapshot.read_many(wanted)
-        config = merge(project_config(ref, files, root_config, catalogue), options.config)
+        config = (configs or {}).get(ref.path)
+        if config is None:
+            if root_config is None:
+                root_config = _root_config(snapshot, paths, catalogue)
+            config = merge(project_config(ref, files, root_config, catalogue), options.config)
         loaded[ref.path] = _load(ref, files, config)
     return loaded
+
+
+def _root_config(snapshot: SnapshotLike, paths: tuple[str, ...], catalogue: Catalogue) -> Config:
+    if "pyproject.toml" not in paths:
+        return Config()
+    raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
+    return parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
 
 
 def _load(ref: ProjectRef, files: Mapping[str, bytes], config: Config) -> LoadedProject:
@@ -187,8 +203,9 @@ def build_report(
     base: SnapshotLike, head: SnapshotLike, base_info: RevisionInfo, head_info: RevisionInfo,
     catalogue: Catalogue, options: Options,
 ) -> Report:
-    base_projects = load_snapshot(base, catalogue, options)
     head_projects = load_snapshot(head, catalogue, options)
+    configs = {path: project.config for path, project in head_projects.items()}
+    base_projects = load_snapshot(base, catalogue, options, configs)
     return Report(base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options))
 
 

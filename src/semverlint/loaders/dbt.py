@@ -745,7 +745,7 @@ def load_dbt(
 ) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
     """A dbt project's interface: its YAML, refined by what each model's SQL really outputs."""
     from semverlint.modelsql import analyse_rendered, lineage_order, reconcile, relation_columns, sql_diagnostics
-    from semverlint.render import Macro, RenderContext, render_model
+    from semverlint.render import Macro, RenderContext, Renderer
     from semverlint.sql import dialect_for_adapter
 
     dbt = read_dbt_project(project_dir, files, marker)
@@ -758,8 +758,9 @@ def load_dbt(
         vars=_render_vars(dbt.project),
         macros=tuple(Macro(path, text) for path, text in dbt.macros),
     )
+    renderer = Renderer(context)
     rendered = {
-        fold(spec.file.name): render_model(spec.file.text, context)
+        fold(spec.file.name): renderer.render(spec.file.text)
         for spec in dbt.specs
         if spec.file.language == "sql"
     }
