@@ -16,4 +16,7 @@ echo "\$ semverlint diff main..feature   (in a demo repository built from exampl
 semverlint diff main..feature --repo "$repo"
 echo >&2
 echo "\$ semverlint check main..feature" >&2
-semverlint check main..feature --repo "$repo"
+status=0
+semverlint check main..feature --repo "$repo" || status=$?
+echo >&2
+echo "(check exited $status: 1 means the declared version is too small for the changes)" >&2

@@ -284,6 +284,8 @@ def diff_columns(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
     renames = _renamed_columns(removed, added)
     for old_col, new_col in renames:
         yield _delta("column-renamed", new, new_col, before=old_col.name, after=new_col.name)
+        # A renamed column can change its promises too; consumers who follow the rename see both.
+        yield from diff_column(new, old_col, new_col, judge)
     renamed_old = {o.key for o, _ in renames}
     renamed_new = {n.key for _, n in renames}
     for col in removed:
