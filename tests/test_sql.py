@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from semverlint.sql import dialect_for_adapter, normalize_type, type_change
+from semverlint.sql import (
+    SqlAnalysis,
+    SqlFailure,
+    analyse_query,
+    canonical_expression,
+    dialect_for_adapter,
+    normalize_type,
+    type_change,
+)
 
 # ------------------------------------------------------------------------------------------
 # Part 1: types
@@ -188,3 +202,254 @@ def test_every_adapter_dialect_exists_in_sqlglot() -> None:
 
     for name in set(ADAPTER_DIALECTS.values()):
         Dialect.get_or_raise(name)
+
+
+# ------------------------------------------------------------------------------------------
+# Part 2: query analysis, against reviewed fixtures
+# ------------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sql"
+UPSTREAM_PREFIX = "-- upstream:"
+
+
+def run_fixture(path: Path) -> dict[str, Any]:
+    """Analyse one fixture as plain JSON data: ``{"failure": reason}`` or the analysis.
+
+    The dialect is the fixture's folder; ``-- upstream: {json}`` lines give the upstream
+    columns (the analysis drops comments, so they do not disturb it).
+    """
+    sql = path.read_text()
+    upstream: dict[str, Any] = {}
+    for line in sql.splitlines():
+        if line.startswith(UPSTREAM_PREFIX):
+            upstream.update(json.loads(line[len(UPSTREAM_PREFIX) :]))
+    result = analyse_query(sql, path.parent.name, upstream)
+    data = {"failure": result.reason} if isinstance(result, SqlFailure) else asdict(result)
+    # Through JSON, so tuples compare equal to the lists the expected files hold.
+    loaded: dict[str, Any] = json.loads(json.dumps(data))
+    return loaded
+
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*/*.sql"))
+
+
+def test_fixtures_cover_the_main_dialects() -> None:
+    assert {p.parent.name for p in FIXTURE_FILES} >= {"duckdb", "snowflake", "bigquery", "postgres"}
+
+
+@pytest.mark.parametrize(
+    "path", FIXTURE_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FIXTURE_FILES]
+)
+def test_fixture(path: Path) -> None:
+    expected_path = path.with_suffix(".expected.json")
+    # A new case fails until its expected analysis is written and reviewed.
+    assert expected_path.exists(), f"write and review {expected_path.name}"
+    assert run_fixture(path) == json.loads(expected_path.read_text())
+
+
+# ------------------------------------------------------------------------------------------
+# Part 2: what canonicalisation must and must not see
+# ------------------------------------------------------------------------------------------
+
+DIALECTS = ["duckdb", "snowflake", "bigquery", "postgres"]
+
+BASE_MODEL = """
+with src as (
+    select o.id, o.amount, coalesce(o.status, 'n') as status
+    from raw.orders o
+    where o.amount > 0
+)
+select id, amount * 2 as doubled, status
+from src
+where status <> 'x'
+"""
+
+# Edits a consumer cannot observe: the canonical query, logic and columns stay equal.
+INVISIBLE_EDITS = {
+    "reformatted": """WITH src AS (SELECT o.ID, o.Amount, COALESCE(o.STATUS, 'n') AS Status
+        FROM raw.orders AS o WHERE o.AMOUNT > 0)
+        SELECT ID, AMOUNT * 2 AS DOUBLED, STATUS FROM SRC WHERE STATUS != 'x'""",
+    "commented": BASE_MODEL.replace("from src", "-- the source\nfrom src /* inline */"),
+    "cte renamed": BASE_MODEL.replace("src", "base_orders"),
+    "table alias renamed": BASE_MODEL.replace("o.", "ord.").replace("orders o", "orders ord"),
+    "alias keyword added": BASE_MODEL.replace("raw.orders o", "raw.orders as o"),
+    "qualifier added": BASE_MODEL.replace("select id, amount", "select src.id, src.amount"),
+    "quoted plainly": BASE_MODEL.replace("o.amount > 0", 'o."amount" > 0'),
+}
+
+
+def _analysis(sql: str, dialect: str) -> SqlAnalysis:
+    result = analyse_query(sql, dialect)
+    assert isinstance(result, SqlAnalysis), result
+    return result
+
+
+def _shape(result: SqlAnalysis) -> tuple[object, ...]:
+    """Everything but the names as written (which keep the author's case)."""
+    columns = tuple((c.name.lower(), c.expression, c.lineage, c.data_type) for c in result.columns)
+    return (result.canonical, result.logic, result.grain, columns, result.relations)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("edit", sorted(INVISIBLE_EDITS))
+def test_invisible_edits_canonicalise_equal(dialect: str, edit: str) -> None:
+    edited = INVISIBLE_EDITS[edit]
+    if edit == "quoted plainly" and dialect == "snowflake":
+        edited = edited.replace('"amount"', '"AMOUNT"')  # Snowflake folds to upper case
+    if edit == "quoted plainly" and dialect == "bigquery":
+        edited = edited.replace('"amount"', "`amount`")  # double quotes are strings there
+    before = _analysis(BASE_MODEL, dialect)
+    after = _analysis(edited, dialect)
+    assert _shape(after) == _shape(before)
+
+
+# Edits that change data: the canonical query differs, and so do logic or a column.
+VISIBLE_EDITS = {
+    "literal in a CTE filter": (BASE_MODEL.replace("> 0", "> 1"), "logic", None),
+    "final filter": (BASE_MODEL.replace("<> 'x'", "<> 'y'"), "logic", None),
+    "operator": (BASE_MODEL.replace("* 2", "+ 2"), "column", "doubled"),
+    "function": (BASE_MODEL.replace("coalesce(", "nullif("), "column", "status"),
+    "column reference": (
+        BASE_MODEL.replace("o.amount,", "o.amount_net as amount,"),
+        "column",
+        "doubled",
+    ),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("edit", sorted(VISIBLE_EDITS))
+def test_visible_edits_change_canonical(dialect: str, edit: str) -> None:
+    sql, where, column = VISIBLE_EDITS[edit]
+    before = _analysis(BASE_MODEL, dialect)
+    after = _analysis(sql, dialect)
+    assert after.canonical != before.canonical
+    if where == "logic":
+        assert after.logic != before.logic
+        assert [c.expression for c in after.columns] == [c.expression for c in before.columns]
+    else:
+        changed = [
+            b.name.lower()
+            for b, a in zip(before.columns, after.columns, strict=True)
+            if a.expression != b.expression
+        ]
+        assert changed == [column]
+
+
+def test_cte_fragments_are_named_by_position_not_alias() -> None:
+    before = _analysis(BASE_MODEL, "duckdb")
+    assert ("cte_1.where", "orders.amount > 0") in before.logic
+    assert ("where", "cte_1.status <> 'x'") in before.logic
+
+
+def test_upstream_columns_do_not_move_canonical_or_logic() -> None:
+    sql = "with s as (select * from raw.orders) select * from s where amount > 0"
+    unknown = _analysis(sql, "duckdb")
+    known = analyse_query(sql, "duckdb", {"raw.orders": ["id", "amount"]})
+    assert isinstance(known, SqlAnalysis)
+    assert (known.canonical, known.logic) == (unknown.canonical, unknown.logic)
+    assert not unknown.closed
+    assert known.closed
+    assert [c.name for c in known.columns] == ["id", "amount"]
+
+
+@pytest.mark.parametrize(
+    ("sql_a", "sql_b"),
+    [
+        (
+            "select customer_id, count(*) as n from orders group by 1",
+            "select customer_id, count(*) as n from orders group by customer_id",
+        ),
+        (
+            "select date_trunc('month', at) as month, count(*) as n from orders group by month",
+            "select date_trunc('month', at) as month, count(*) as n from orders group by 1",
+        ),
+        (
+            "select a, b, count(*) as n from t group by a, b",
+            "select a, b, count(*) as n from t group by b, a",
+        ),
+    ],
+)
+def test_equivalent_group_by_spellings_have_one_grain(sql_a: str, sql_b: str) -> None:
+    assert _analysis(sql_a, "duckdb").grain == _analysis(sql_b, "duckdb").grain
+
+
+@pytest.mark.parametrize(
+    ("sql", "grain", "distinct"),
+    [
+        ("select a from t", None, False),
+        ("select a, count(*) as n from t group by a", "group by: t.a", False),
+        ("select distinct a from t", "distinct", True),
+        ("select count(*) as n from t", "single row", False),
+        ("select a, sum(b) over () as s from t", None, False),
+        ("select a from t union select a from u", "union distinct", True),
+        ("select a from t union all select a from u", None, False),
+        ("select a, count(*) as n from t group by all", "group by: all", False),
+    ],
+)
+def test_grain(sql: str, grain: str | None, distinct: bool) -> None:
+    result = _analysis(sql, "duckdb")
+    assert (result.grain, result.distinct) == (grain, distinct)
+
+
+def test_unknown_star_names_the_relation() -> None:
+    result = _analysis("with a as (select * from stg_events) select * from a", "duckdb")
+    assert not result.closed
+    assert result.columns == ()
+    assert result.diagnostics == ("cannot expand *: the columns of stg_events are unknown",)
+
+
+def test_lineage_reaches_through_an_unexpanded_star() -> None:
+    result = _analysis("with a as (select * from stg_events) select a.event_id from a", "duckdb")
+    assert result.columns[0].lineage == (("stg_events", "event_id"),)
+
+
+def test_lateral_alias_reference_is_substituted() -> None:
+    sql = "select amount * 2 as a, a + 1 as b from orders"
+    result = analyse_query(sql, "snowflake", {"orders": ["amount"]})
+    assert isinstance(result, SqlAnalysis)
+    assert result.columns[1].expression == "(ORDERS.AMOUNT * 2) + 1"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["", "   ", "-- only a comment", "select", "create table t (a int)", "drop table t", "(((("],
+)
+def test_bad_or_absent_select_is_a_failure_not_an_exception(sql: str) -> None:
+    assert isinstance(analyse_query(sql, "duckdb"), SqlFailure)
+
+
+def test_unknown_dialect_is_generic() -> None:
+    assert isinstance(analyse_query("select 1 as a", "no-such-dialect"), SqlAnalysis)
+
+
+def test_canonical_expression() -> None:
+    assert canonical_expression("Amount  >  0 -- note", "postgres") == "amount > 0"
+    assert canonical_expression("amount > 0", "postgres") == canonical_expression(
+        '"amount" > 0', "postgres"
+    )
+    assert canonical_expression("amount > 0", "postgres") != canonical_expression(
+        "amount >= 0", "postgres"
+    )
+    assert canonical_expression("not ( valid", "postgres") == "not ( valid"
+
+
+def test_cte_chain_stays_linear() -> None:
+    # Each CTE doubles the size of a naively substituted expression: 2**40 without a cap.
+    ctes = ["c0 as (select a from t)"] + [
+        f"c{i} as (select a + a as a from c{i - 1})" for i in range(1, 41)
+    ]
+    sql = "with " + ", ".join(ctes) + " select a from c40"
+    started = time.perf_counter()
+    result = _analysis(sql, "duckdb")
+    assert time.perf_counter() - started < 5
+    assert result.columns[0].lineage == (("t", "a"),)
+
+
+def test_typical_model_is_fast() -> None:
+    sql = (FIXTURES / "duckdb" / "cte_chain.sql").read_text()
+    analyse_query(sql, "duckdb")
+    started = time.perf_counter()
+    for _ in range(20):
+        analyse_query(sql, "duckdb")
+    assert (time.perf_counter() - started) / 20 < 0.05  # generous: ~5 ms here

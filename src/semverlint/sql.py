@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import sqlglot
@@ -9,6 +12,10 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel
 from sqlglot.expressions.datatypes import DType
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify_tables import qualify_tables
+from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import normalize_name
 
 TypeChange = Literal["same", "widened", "changed"]
 
@@ -413,3 +420,988 @@ def _nested_widens(before: exp.DataType, after: exp.DataType, dialect: str | Non
     if _render(b_items[0]) == _render(a_items[0]):
         return True
     return _widens(b_items[0], a_items[0], dialect)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqlColumn:
+    """One output column of a query."""
+
+    name: str  # output name as written in the SQL (unquoted text)
+    data_type: str | None  # normalize_type of a visible cast or literal; None if not visible
+    expression: str  # canonical SQL producing it, CTE and subquery columns substituted
+    lineage: tuple[tuple[str, str], ...]  # (base relation key, column key) it reads, sorted
+    quoted: bool = False  # the name is case-sensitive: quoted and unlike its unquoted form
+
+
+@dataclass(frozen=True)
+class SqlAnalysis:
+    """What a SELECT publishes (columns, grain) and what decides its rows (logic)."""
+
+    columns: tuple[SqlColumn, ...]  # in output order
+    closed: bool  # False when a star could not be expanded: more columns may exist
+    logic: tuple[tuple[str, str], ...]  # (clause name, canonical SQL), sorted
+    grain: str | None  # "group by: a, b" | "distinct" | "union distinct" | ... | None
+    distinct: bool
+    canonical: str  # the whole query, canonical: equal under formatting/comment/CTE renames
+    relations: tuple[str, ...]  # base relations read (CTEs excluded), sorted keys
+    diagnostics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SqlFailure:
+    """SQL that could not be analysed, and why (bad SQL is data, never an exception)."""
+
+    reason: str
+
+
+# Name CTEs by position so that renaming one leaves the canonical query unchanged.
+_CTE_PREFIX = "cte_"
+# Beyond this many nodes a CTE column is referenced, not substituted, to stay linear in size.
+_MAX_SUBSTITUTED_NODES = 400
+_WRITTEN = "semverlint_written"
+_GUESSED = "semverlint_guessed"
+_Lineage = frozenset[tuple[str, str]]
+
+
+def _fold_identifier(ident: exp.Identifier | None, dialect: Dialect) -> str:
+    """The key a name matches by: lower case unless quoting makes the case significant."""
+    if ident is None:
+        return ""
+    name = ident.this if isinstance(ident.this, str) else ident.name
+    if ident.quoted and dialect.case_sensitive(name):
+        return name
+    return name.lower()
+
+
+def _relation_key(table: exp.Table, dialect: Dialect) -> str:
+    parts = [table.args.get("catalog"), table.args.get("db"), table.this]
+    return ".".join(_fold_identifier(p, dialect) for p in parts if isinstance(p, exp.Identifier))
+
+
+def _parse_statements(sql: str, dialect: str | None) -> list[exp.Expr] | str:
+    try:
+        statements = sqlglot.parse(sql, read=dialect)
+    except Exception as error:  # ParseError, TokenError, and sqlglot's rarer internal failures
+        return _error_reason(error)
+    return [s for s in statements if s is not None]
+
+
+_TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+.*?>")
+
+
+def _error_reason(error: Exception) -> str:
+    """One readable line: sqlglot's first error, where it is, tokens shown as their text."""
+    errors = getattr(error, "errors", None)
+    if errors and isinstance(errors, list) and isinstance(errors[0], dict):
+        first = errors[0]
+        line, col = first.get("line"), first.get("col")
+        where = f" (line {line}, column {col})" if line else ""
+        text = f"{first.get('description') or error}{where}"
+    else:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return _TOKEN_REPR.sub(lambda m: repr(m.group(1)), text)
+
+
+def _final_query(statements: list[exp.Expr]) -> exp.Query | None:
+    """The query a script publishes: its last SELECT (SET/USE/ALTER SESSION are skipped)."""
+    for statement in reversed(statements):
+        if isinstance(statement, exp.Query):
+            return statement
+        inner = statement.args.get("expression")
+        if isinstance(statement, (exp.Create, exp.Insert)) and isinstance(inner, exp.Query):
+            return inner
+    return None
+
+
+def _remember_written(tree: exp.Expr) -> None:
+    # Normalisation folds case; the report should show names as the author wrote them.
+    for ident in tree.find_all(exp.Identifier):
+        if isinstance(ident.this, str):
+            ident.meta[_WRITTEN] = ident.this
+
+
+def _rename_ctes(tree: exp.Expr) -> None:
+    """Rename CTEs to cte_1, cte_2... in order of definition, with every reference to them."""
+    ctes: list[exp.CTE] = []
+    tables: list[exp.Table] = []
+    for node in tree.walk(bfs=False):
+        if isinstance(node, exp.CTE):
+            ctes.append(node)
+        elif isinstance(node, exp.Table):
+            tables.append(node)
+    if not ctes:
+        return
+    taken = {t.name for t in tables} - {c.alias for c in ctes}
+    prefix = _CTE_PREFIX
+    while any(name.startswith(prefix) for name in taken):
+        prefix = "_" + prefix
+    new_names = {id(cte): f"{prefix}{i}" for i, cte in enumerate(ctes, 1)}
+    renames = [(table, cte) for table in tables if (cte := _defining_cte(table)) is not None]
+    for table, cte in renames:
+        if not table.alias:
+            # Keep `old.column` references valid; aliases are made readable later.
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+        table.set("this", exp.to_identifier(new_names[id(cte)]))
+        table.meta["cte"] = True
+    for cte in ctes:
+        alias = cte.args.get("alias")
+        if isinstance(alias, exp.TableAlias):
+            alias.set("this", exp.to_identifier(new_names[id(cte)]))
+
+
+def _defining_cte(table: exp.Table) -> exp.CTE | None:
+    """The CTE a table reference names: the nearest enclosing WITH that defines it."""
+    if table.args.get("db") or not isinstance(table.this, exp.Identifier):
+        return None
+    node = table.parent
+    while node is not None:
+        with_ = node.args.get("with_")
+        if isinstance(with_, exp.With):
+            for cte in with_.expressions:
+                if isinstance(cte, exp.CTE) and cte.alias == table.name:
+                    return cte
+        node = node.parent
+    return None
+
+
+def _source_items(select: exp.Select) -> list[exp.Expr]:
+    from_ = select.args.get("from_")
+    items = [from_.this] if isinstance(from_, exp.From) else []
+    return items + [join.this for join in select.args.get("joins") or []]
+
+
+def _readable_aliases(tree: exp.Expr) -> None:
+    """Give every FROM/JOIN source an alias derived from what it reads.
+
+    Table aliases are the author's choice, invisible to consumers: `orders o` and
+    `orders AS ord` must canonicalise alike. A name is unique among the aliases a query can
+    see (its own and, for a correlated subquery, its enclosing queries'), so an unrelated
+    CTE that also reads `orders` never renames this query's `orders`.
+    """
+    base_of: dict[str, str] = {}
+    owned: dict[int, dict[str, str]] = {}  # select -> {alias as written: placeholder}
+    selects = [node for node in tree.walk(bfs=False) if isinstance(node, exp.Select)]
+    for select in selects:
+        for item in _source_items(select):
+            alias_node = item.args.get("alias")
+            if not isinstance(alias_node, exp.TableAlias) or not alias_node.name:
+                continue
+            # A placeholder no author writes, so renaming never captures another name.
+            placeholder = f"__semverlint_alias_{len(base_of)}"
+            if isinstance(item, exp.Table) and item.name:
+                base_of[placeholder] = item.name
+            elif isinstance(item, exp.Subquery):
+                base_of[placeholder] = "subquery"
+            else:
+                base_of[placeholder] = "derived"  # VALUES, UNNEST, table functions
+            owned.setdefault(id(select), {})[alias_node.name] = placeholder
+            alias_node.set("this", exp.to_identifier(placeholder))
+    _rename_qualifiers(tree, owned)
+    readable: dict[str, str] = {}
+    names_in: dict[int, set[str]] = {}
+    for select in selects:
+        outer = _correlation_parent(select)
+        used = set(names_in.get(id(outer), set())) if outer is not None else set()
+        for placeholder in owned.get(id(select), {}).values():
+            base = base_of[placeholder]
+            name, suffix = base, 1
+            while name in used:
+                suffix += 1
+                name = f"{base}_{suffix}"
+            used.add(name)
+            readable[placeholder] = name
+        names_in[id(select)] = used
+    for node in tree.walk():
+        if isinstance(node, exp.TableAlias) and node.name in readable:
+            node.set("this", exp.to_identifier(readable[node.name]))
+        elif isinstance(node, exp.Column) and node.table in readable:
+            node.set("table", exp.to_identifier(readable[node.table]))
+
+
+def _rename_qualifiers(tree: exp.Expr, owned: dict[int, dict[str, str]]) -> None:
+    """Point column qualifiers at placeholders, innermost binding winning, in one walk."""
+    stack: list[tuple[exp.Expr, dict[str, str]]] = [(tree, {})]
+    while stack:
+        node, bound = stack.pop()
+        own = owned.get(id(node))
+        if own:
+            bound = {**bound, **own}
+        if isinstance(node, exp.Column) and node.table in bound:
+            node.set("table", exp.to_identifier(bound[node.table]))
+        stack.extend((child, bound) for child in node.iter_expressions())
+
+
+def _correlation_parent(select: exp.Select) -> exp.Select | None:
+    """The query whose aliases ``select`` can see: None for CTEs and derived tables."""
+    node = select.parent
+    while node is not None:
+        if isinstance(node, exp.CTE):
+            return None
+        if isinstance(node, exp.Subquery) and isinstance(node.parent, (exp.From, exp.Join)):
+            return None
+        if isinstance(node, exp.Select):
+            return node
+        node = node.parent
+    return None
+
+
+def _prepare(query: exp.Query, dialect: str | None) -> exp.Query:
+    """Normalised identifiers, positional CTE names, readable aliases on every source.
+
+    Works in place: callers pass a tree they own (freshly parsed).
+    """
+    tree = query
+    _remember_written(tree)
+    tree = normalize_identifiers(tree, dialect=dialect)
+    _rename_ctes(tree)
+    tree = qualify_tables(tree, dialect=dialect)
+    _readable_aliases(tree)
+    return tree
+
+
+# Per query: its output column names (normalised) and whether a star left the set open.
+_Outputs = tuple[tuple[str, ...], bool]
+_TableColumns = Callable[[exp.Table], "tuple[str, ...] | None"]
+
+
+def _qualify(tree: exp.Query, columns_of: _TableColumns, expand: bool) -> exp.Query:
+    """Qualify columns by source alias and, if ``expand``, expand stars; never raises.
+
+    Our own pass rather than sqlglot's qualify_columns, which raises whenever a source's
+    columns are unknown (QUALIFY on an alias, a correlated subquery), the common case here.
+    """
+    outputs: dict[int, _Outputs] = {}
+    for scope in traverse_scope(tree):
+        query = scope.expression
+        if isinstance(query, exp.SetOperation):
+            renamed = _alias_columns(query)
+            first = outputs.get(id(_branches(scope)[0].expression), ((), True))
+            outputs[id(query)] = (renamed, False) if renamed else first
+            continue
+        if not isinstance(query, exp.Select):
+            continue
+        known = _source_columns(scope, columns_of, outputs)
+        _qualify_scope(scope, known)
+        if expand:
+            _expand_stars(scope, known)
+        names = tuple(_projection_name(p, i) for i, p in enumerate(query.selects))
+        renamed = _alias_columns(query)
+        if renamed and len(renamed) == len(names):
+            outputs[id(query)] = (renamed, False)
+            continue
+        outputs[id(query)] = (
+            tuple(n for n, p in zip(names, query.selects, strict=True) if not _is_star(p)),
+            any(_is_star(p) for p in query.selects),
+        )
+    return tree
+
+
+def _alias_columns(query: exp.Expr) -> tuple[str, ...]:
+    """Column names given from outside: `WITH c (a, b) AS (...)`, `(...) AS s (a, b)`."""
+    holder = query.parent
+    alias = holder.args.get("alias") if isinstance(holder, (exp.CTE, exp.Subquery)) else None
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return tuple(c.name for c in alias.columns)
+    return ()
+
+
+def _projection_name(projection: exp.Expr, index: int) -> str:
+    # sqlglot's convention for an unnamed expression; warehouses differ, none is portable.
+    return projection.alias_or_name or f"_col_{index}"
+
+
+def _source_columns(
+    scope: Scope, columns_of: _TableColumns, outputs: dict[int, _Outputs]
+) -> dict[str, tuple[str, ...] | None]:
+    """Each selected source's column names, None where they are unknown or open."""
+    known: dict[str, tuple[str, ...] | None] = {}
+    for alias, (node, source) in scope.selected_sources.items():
+        alias_columns = node.args.get("alias")
+        if isinstance(alias_columns, exp.TableAlias) and alias_columns.columns:
+            known[alias] = tuple(c.name for c in alias_columns.columns)
+        elif isinstance(source, exp.Table):
+            known[alias] = columns_of(source)
+        elif isinstance(source, Scope):
+            names, is_open = outputs.get(id(source.expression), ((), True))
+            known[alias] = None if is_open else names
+        else:
+            known[alias] = None
+    return known
+
+
+def _clause(column: exp.Expr, select: exp.Select) -> str | None:
+    """Which clause of ``select`` holds ``column`` ("expressions" for the projections)."""
+    node: exp.Expr | None = column
+    while node is not None and node.parent is not select:
+        node = node.parent
+    return node.arg_key if node is not None else None
+
+
+# Clauses where a bare name that is also an output alias means the alias (ORDER BY in every
+# dialect; GROUP BY, HAVING and QUALIFY where dbt models use it); elsewhere, a source column.
+_ALIAS_CLAUSES = frozenset({"group", "having", "qualify", "order"})
+
+
+def _qualify_scope(scope: Scope, known: dict[str, tuple[str, ...] | None]) -> None:
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
+    aliases = {p.alias for p in select.selects if isinstance(p, exp.Alias)}
+    unknown = [alias for alias, columns in known.items() if columns is None]
+    # Scope.columns leaves out HAVING and QUALIFY columns (alias or column?); decide here.
+    clauses = [select.args.get("having"), select.args.get("qualify")]
+    extra = [
+        column
+        for clause in clauses
+        if isinstance(clause, exp.Expr)
+        for column in clause.find_all(exp.Column)
+        if column.find_ancestor(exp.Select) is select
+    ]
+    for column in [*scope.columns, *extra]:
+        if column.table or isinstance(column.this, exp.Star):
+            continue
+        name = column.name
+        owners = [alias for alias, columns in known.items() if columns and name in columns]
+        if len(owners) == 1:
+            column.set("table", exp.to_identifier(owners[0]))
+        elif owners:
+            continue  # ambiguous: the warehouse would reject it too
+        elif name in aliases and _clause(column, select) in _ALIAS_CLAUSES:
+            continue  # a reference to an output alias (QUALIFY rn = 1, GROUP BY month)
+        elif len(unknown) == 1:
+            # The one source whose columns we cannot see must be where it comes from: a
+            # guess that a later pass with upstream columns may revisit.
+            column.set("table", exp.to_identifier(unknown[0]))
+            column.meta[_GUESSED] = True
+    scope.clear_cache()
+
+
+def _name_set(nodes: object) -> set[str]:
+    if not isinstance(nodes, list):
+        return set()
+    return {n.name for n in nodes if isinstance(n, (exp.Column, exp.Identifier))}
+
+
+def _expand_stars(scope: Scope, known: dict[str, tuple[str, ...] | None]) -> None:
+    """Replace each star over sources with known columns by those columns, in order."""
+    select = scope.expression
+    if not isinstance(select, exp.Select) or not any(_is_star(p) for p in select.selects):
+        return
+    # USING (id): a bare star shows id once, from the left side.
+    coalesced: dict[str, set[str]] = {}
+    for join in select.args.get("joins") or []:
+        if join.alias_or_name:
+            coalesced[join.alias_or_name] = _name_set(join.args.get("using"))
+    projections: list[exp.Expr] = []
+    for projection in select.selects:
+        if not _is_star(projection):
+            projections.append(projection)
+            continue
+        node = projection.unalias()
+        star = node.this if isinstance(node, exp.Column) else node
+        qualified = isinstance(node, exp.Column) and bool(node.table)
+        targets = [node.table] if isinstance(node, exp.Column) and qualified else list(known)
+        if not targets or any(known.get(t) is None for t in targets):
+            projections.append(projection)  # stays open: we cannot list its columns
+            continue
+        excluded = _name_set(star.args.get("except_"))
+        replaced = {
+            a.alias: a.this for a in star.args.get("replace") or [] if isinstance(a, exp.Alias)
+        }
+        renamed = {
+            a.this.name: a.alias for a in star.args.get("rename") or [] if isinstance(a, exp.Alias)
+        }
+        for target in targets:
+            for name in known[target] or ():
+                if name in excluded or (not qualified and name in coalesced.get(target, ())):
+                    continue
+                if name in replaced:
+                    projections.append(exp.alias_(replaced[name].copy(), name))
+                elif name in renamed:
+                    projections.append(exp.alias_(exp.column(name, table=target), renamed[name]))
+                else:
+                    projections.append(exp.column(name, table=target))
+    select.set("expressions", projections)
+    scope.clear_cache()
+
+
+def _finish(tree: exp.Query, dialect: str | None) -> exp.Query:
+    _unquote(tree, Dialect.get_or_raise(dialect))
+    return tree
+
+
+def _unquote(tree: exp.Expr, glot: Dialect) -> None:
+    """Drop quotes that change nothing, so `"amount"` and `amount` canonicalise alike.
+
+    The generator re-quotes reserved words and other names that need it.
+    """
+    for ident in tree.find_all(exp.Identifier):
+        text = ident.this
+        if (
+            ident.quoted
+            and isinstance(text, str)
+            and not glot.case_sensitive(text)
+            and exp.SAFE_IDENTIFIER_RE.match(text)
+        ):
+            ident.set("quoted", False)
+
+
+def _sql(node: exp.Expr, dialect: str | None) -> str:
+    # copy=False: the generator's own copy would double the cost of analysis. Rendering in
+    # the dialect the SQL was parsed in leaves nodes as they are, and every later step
+    # rebuilds its scopes from the tree.
+    glot = Dialect.get_or_raise(dialect)
+    return glot.generate(
+        node,
+        copy=False,
+        comments=False,
+        # Function names are case-insensitive except in ClickHouse (the dialects whose
+        # generators keep them as written, like BigQuery, would otherwise differ on case).
+        normalize_functions=glot.NORMALIZE_FUNCTIONS if dialect == "clickhouse" else "upper",
+    )
+
+
+def canonical_expression(sql: str, dialect: str | None) -> str:
+    """Canonical SQL of one expression (YAML tests, column expressions); raw text if unparsable.
+
+    >>> canonical_expression("Amount  > 0 -- positive", "postgres")
+    'amount > 0'
+    """
+    name = _dialect(dialect)
+    try:
+        tree = sqlglot.parse_one(sql, read=name)
+        tree = normalize_identifiers(tree, dialect=name)
+        _unquote(tree, Dialect.get_or_raise(name))
+        return _sql(tree, name)
+    except Exception:  # unparsable text is still comparable, as whitespace-normalised text
+        return " ".join(sql.split())
+
+
+def analyse_query(
+    sql: str, dialect: str | None, upstream: Mapping[str, Sequence[str] | None] | None = None
+) -> SqlAnalysis | SqlFailure:
+    """Analyse the final SELECT of ``sql``; a SqlFailure says why when it cannot.
+
+    ``upstream`` maps a relation key (as written in FROM, case-folded; a qualified name falls
+    back to its last part) to its column names, or None when they are unknown; it is used to
+    expand stars.
+    """
+    name = _dialect(dialect)
+    statements = _parse_statements(sql, name)
+    if isinstance(statements, str):
+        return SqlFailure(f"cannot parse SQL: {statements}")
+    query = _final_query(statements)
+    if query is None:
+        return SqlFailure("no SELECT statement found")
+    if not query.selects:
+        return SqlFailure("the SELECT has no columns")
+    try:
+        return _analyse(query, name, upstream or {})
+    except RecursionError:
+        return SqlFailure("query too deeply nested to analyse")
+    except Exception as error:  # sqlglot's optimizer can fail on odd but valid SQL
+        return SqlFailure(f"cannot analyse SQL: {_error_reason(error)}")
+
+
+def _analyse(
+    query: exp.Query, dialect: str | None, upstream: Mapping[str, Sequence[str] | None]
+) -> SqlAnalysis:
+    glot = Dialect.get_or_raise(dialect)
+    prepared = _prepare(query, dialect)
+    diagnostics: list[str] = []
+
+    # Pass A: the SQL alone (no upstream columns), for everything that must not move when
+    # upstream columns change: canonical text, logic, grain, relations.
+    tree = _finish(_qualify(prepared, lambda _: None, expand=False), dialect)
+    scopes = traverse_scope(tree)
+    if not scopes:
+        raise ValueError("not a query")
+    root = scopes[-1]
+    relations = sorted(
+        {
+            _relation_key(source, glot)
+            for scope in scopes
+            for source in scope.sources.values()
+            if isinstance(source, exp.Table) and not source.meta.get("cte")
+        }
+    )
+    _drop_redundant_aliases(tree)
+    logic = _logic(root, dialect)
+    grain, distinct = _grain(root.expression, dialect)
+    canonical = _sql(tree, dialect)
+
+    # Pass B, on the same tree (copies are the dearest thing here): expand stars with the
+    # upstream columns and trace each output column.
+    columns, closed = _columns(tree, dialect, glot, upstream, diagnostics)
+    return SqlAnalysis(
+        columns=columns,
+        closed=closed,
+        logic=tuple(sorted(logic)),
+        grain=grain,
+        distinct=distinct,
+        canonical=canonical,
+        relations=tuple(relations),
+        diagnostics=tuple(diagnostics),
+    )
+
+
+def _drop_redundant_aliases(tree: exp.Expr) -> None:
+    # "orders AS orders" reads as "orders"; the alias carries nothing there.
+    for table in tree.find_all(exp.Table):
+        alias = table.args.get("alias")
+        if not isinstance(alias, exp.TableAlias) or alias.columns:
+            continue
+        if alias.name == table.name:
+            table.set("alias", None)
+
+
+def _set_operation_name(node: exp.SetOperation) -> str:
+    kind = {exp.Union: "UNION", exp.Intersect: "INTERSECT", exp.Except: "EXCEPT"}.get(
+        type(node), node.key.upper()
+    )
+    return f"{kind} {'DISTINCT' if node.args.get('distinct') else 'ALL'}"
+
+
+def _branches(scope: Scope) -> list[Scope]:
+    """The SELECT scopes of a set operation, left to right (a SELECT is its own branch)."""
+    if isinstance(scope.expression, exp.SetOperation) and scope.set_operation_scopes:
+        return [leaf for child in scope.set_operation_scopes for leaf in _branches(child)]
+    return [scope]
+
+
+def _without_derived_bodies(node: exp.Expr) -> exp.Expr:
+    """A FROM/JOIN item with derived tables shown by alias: their bodies have own fragments."""
+    if isinstance(node, exp.Subquery) and node.alias:
+        return exp.Table(this=exp.to_identifier(node.alias))
+    out = node.copy()
+    for sub in list(out.find_all(exp.Subquery)):
+        if isinstance(sub.parent, (exp.From, exp.Join)) and sub.alias:
+            replacement = exp.Table(this=exp.to_identifier(sub.alias))
+            if sub is out:
+                return replacement
+            sub.replace(replacement)
+    return out
+
+
+def _logic(root: Scope, dialect: str | None) -> list[tuple[str, str]]:
+    """Named canonical fragments of every clause that decides which rows come out."""
+    fragments: list[tuple[str, str]] = []
+
+    def emit(prefix: str, clause: str, node: exp.Expr | None) -> None:
+        if node is not None:
+            fragments.append((f"{prefix}{clause}", _sql(node, dialect)))
+
+    def visit(scope: Scope, prefix: str, is_root: bool) -> None:
+        query = scope.expression
+        for child in scope.cte_scopes:
+            cte = child.expression.parent
+            name = cte.alias if isinstance(cte, exp.CTE) else "cte"
+            visit(child, f"{name}.", False)
+        for child in scope.table_scopes:
+            parent = child.expression.parent
+            if isinstance(parent, exp.Subquery) and parent.alias:
+                visit(child, f"{parent.alias}.", False)
+        if isinstance(query, exp.SetOperation):
+            fragments.append((f"{prefix}set operation", _set_operation_name(query)))
+            for i, branch in enumerate(_branches(scope), 1):
+                visit(branch, f"{prefix}branch_{i}.", False)
+        elif isinstance(query, exp.Select):
+            from_ = query.args.get("from_")
+            if isinstance(from_, exp.From):
+                emit(prefix, "from", _without_derived_bodies(from_.this))
+            for join in query.args.get("joins") or []:
+                emit(prefix, "join", _without_derived_bodies(join))
+            where = query.args.get("where")
+            emit(prefix, "where", where.this if isinstance(where, exp.Where) else None)
+            having = query.args.get("having")
+            emit(prefix, "having", having.this if isinstance(having, exp.Having) else None)
+            qualify = query.args.get("qualify")
+            emit(prefix, "qualify", qualify.this if isinstance(qualify, exp.Qualify) else None)
+            if not is_root:
+                # At the root these are the columns and the grain, reported on their own.
+                fragments.append(
+                    (f"{prefix}select", ", ".join(_sql(p, dialect) for p in query.selects))
+                )
+                grain, _ = _grain(query, dialect)
+                if grain:
+                    fragments.append((f"{prefix}grain", grain))
+        if isinstance(query, exp.Query):
+            order = query.args.get("order")
+            if isinstance(order, exp.Order):
+                keys = ", ".join(_sql(key, dialect) for key in order.expressions)
+                fragments.append((f"{prefix}order by", keys))
+            limit = query.args.get("limit")
+            emit(prefix, "limit", limit.expression if isinstance(limit, exp.Limit) else None)
+            offset = query.args.get("offset")
+            emit(prefix, "offset", offset.expression if isinstance(offset, exp.Offset) else None)
+
+    visit(root, "", True)
+    return fragments
+
+
+def _has_aggregate(select: exp.Select) -> bool:
+    """An aggregate of this SELECT itself (not a window, not a nested subquery's)."""
+    return any(
+        node.find_ancestor(exp.Select) is select and node.find_ancestor(exp.Window) is None
+        for projection in select.selects
+        for node in projection.find_all(exp.AggFunc)
+    )
+
+
+def _grain(query: exp.Expr, dialect: str | None) -> tuple[str | None, bool]:
+    """(canonical grain, distinct) of a query: what one output row stands for."""
+    if isinstance(query, exp.SetOperation):
+        distinct = bool(query.args.get("distinct"))
+        op = _set_operation_name(query).split()[0].lower()
+        return (f"{op} distinct" if distinct else None), distinct
+    if not isinstance(query, exp.Select):
+        return None, False
+    parts: list[str] = []
+    group = query.args.get("group")
+    if isinstance(group, exp.Group):
+        if group.args.get("all"):
+            parts.append("group by: all")
+        else:
+            keys = [
+                _sql(_group_key(node, query), dialect)
+                for arg in ("expressions", "grouping_sets", "cube", "rollup")
+                for node in (group.args.get(arg) or [])
+                if isinstance(node, exp.Expr)
+            ]
+            # Key order does not change the grain.
+            parts.append("group by: " + ", ".join(sorted(keys)))
+    elif _has_aggregate(query):
+        parts.append("single row")
+    distinct_node = query.args.get("distinct")
+    if isinstance(distinct_node, exp.Distinct):
+        on = distinct_node.args.get("on")
+        parts.append(f"distinct on: {_sql(on, dialect)}" if on is not None else "distinct")
+    return ("; ".join(parts) or None), isinstance(distinct_node, exp.Distinct)
+
+
+def _group_key(key: exp.Expr, select: exp.Select) -> exp.Expr:
+    """A GROUP BY key as the expression it stands for: `GROUP BY 2` and `GROUP BY month`
+    (an output alias) mean the projection itself, so rewriting one as the other is no change.
+    """
+    projections = select.selects
+    if isinstance(key, exp.Literal) and key.is_int:
+        position = int(key.name)
+        if 1 <= position <= len(projections):
+            return projections[position - 1].unalias()
+    if isinstance(key, exp.Column) and not key.table:
+        for projection in projections:
+            if isinstance(projection, exp.Alias) and projection.alias == key.name:
+                inner = projection.this
+                return inner if isinstance(inner, exp.Expr) else key
+    return key
+
+
+class _Resolver:
+    """Traces columns through CTEs and subqueries to base relations, memoised per scope."""
+
+    def __init__(
+        self,
+        scopes: list[Scope],
+        dialect: str | None,
+        glot: Dialect,
+    ) -> None:
+        self.scopes = {id(scope.expression): scope for scope in scopes}
+        self.dialect = dialect
+        self.glot = glot
+        self.memo: dict[tuple[int, str], tuple[exp.Expr | None, _Lineage]] = {}
+        self.unresolved: set[str] = set()
+
+    def relation(self, table: exp.Table) -> str:
+        return _relation_key(table, self.glot)
+
+    def resolve(self, expr: exp.Expr) -> tuple[exp.Expr, _Lineage]:
+        """``expr`` with derived-table columns replaced by what produces them, and its lineage.
+
+        Returns ``expr`` itself when nothing is replaced (copies are dear): do not mutate it.
+        """
+        lineage: set[tuple[str, str]] = set()
+        substitutes: dict[int, exp.Expr] = {}
+        for column in expr.find_all(exp.Column):
+            if isinstance(column.this, exp.Star):
+                continue
+            source = self.source(column)
+            if source is None:
+                if column.table:
+                    continue
+                # Unqualified: a lateral reference to an earlier projection's alias, or a
+                # column of one of several sources whose columns we do not know.
+                substitute, upstream = self.alias_reference(column)
+                if substitute is None:
+                    self.unresolved.add(column.name)
+                    continue
+            elif isinstance(source, exp.Table):
+                lineage.add((self.relation(source), _fold_identifier(column.this, self.glot)))
+                continue
+            else:
+                substitute, upstream = self.column(source, column.name)
+            lineage |= upstream
+            if substitute is not None:
+                substitutes[id(column)] = substitute
+        if not substitutes:
+            return expr, frozenset(lineage)
+        out = expr.copy()
+        # The copy walks in the same order as the original.
+        targets: list[tuple[exp.Expr, exp.Expr]] = [
+            (copied, substitutes[id(original)])
+            for original, copied in zip(expr.walk(), out.walk(), strict=True)
+            if id(original) in substitutes
+        ]
+        for target, substitute in targets:
+            replacement = substitute.copy()
+            if isinstance(target.parent, _OPERATORS) and not isinstance(replacement, _ATOMIC):
+                replacement = exp.Paren(this=replacement)
+            if target is out:
+                out = replacement
+            else:
+                target.replace(replacement)
+        return out, frozenset(lineage)
+
+    def source(self, column: exp.Column) -> exp.Table | Scope | None:
+        """What ``column``'s qualifier names, looked up from its own query outwards."""
+        if not column.table:
+            return None
+        select = column.find_ancestor(exp.Select)
+        scope = self.scopes.get(id(select)) if select is not None else None
+        while scope is not None:
+            found = scope.sources.get(column.table)
+            if found is not None:
+                return found
+            scope = scope.parent
+        return None
+
+    def alias_reference(self, column: exp.Column) -> tuple[exp.Expr | None, _Lineage]:
+        select = column.find_ancestor(exp.Select)
+        if select is None:
+            return None, frozenset()
+        for projection in select.selects:
+            if (
+                isinstance(projection, exp.Alias)
+                and projection.alias == column.name
+                and all(node is not column for node in projection.this.walk())
+            ):
+                key = (id(select), f"alias {column.name}")
+                if key in self.memo:
+                    return self.memo[key]
+                self.memo[key] = (None, frozenset())
+                self.memo[key] = result = self.resolve(projection.this)
+                return result
+        return None, frozenset()
+
+    def column(self, scope: Scope, name: str) -> tuple[exp.Expr | None, _Lineage]:
+        key = (id(scope), name)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = (None, frozenset())  # a recursive CTE reaching itself stops here
+        self.memo[key] = result = self._column(scope, name)
+        return result
+
+    def _column(self, scope: Scope, name: str) -> tuple[exp.Expr | None, _Lineage]:
+        query = scope.expression
+        if isinstance(query, exp.SetOperation):
+            branches = _branches(scope)
+            names = [p.alias_or_name for p in _selects(branches[0])]
+            if name not in names:
+                return None, frozenset()
+            index = names.index(name)
+            lineage: set[tuple[str, str]] = set()
+            for branch in branches:
+                selects = _selects(branch)
+                if index < len(selects) and not any(_is_star(p) for p in selects):
+                    lineage |= self.resolve(selects[index].unalias())[1]
+            return None, frozenset(lineage)  # one expression per branch: keep the reference
+        if not isinstance(query, exp.Select):
+            return None, frozenset()
+        for projection in query.selects:
+            if not _is_star(projection) and projection.alias_or_name == name:
+                expr, lineage_ = self.resolve(projection.unalias())
+                if sum(1 for _ in expr.walk()) > _MAX_SUBSTITUTED_NODES:
+                    return None, lineage_
+                return expr, lineage_
+        # Not listed: it can only come through an unexpanded star of this scope.
+        found: set[tuple[str, str]] = set()
+        for projection in query.selects:
+            if not _is_star(projection):
+                continue
+            for source in self.star_sources(scope, projection):
+                if isinstance(source, exp.Table):
+                    found.add((self.relation(source), name.lower()))
+                else:
+                    found |= self.column(source, name)[1]
+        return None, frozenset(found)
+
+    def star_sources(self, scope: Scope, star: exp.Expr) -> list[exp.Table | Scope]:
+        if isinstance(star, exp.Column) and star.table:
+            source = scope.sources.get(star.table)
+            return [source] if source is not None else []
+        return [source for _, source in scope.selected_sources.values()]
+
+    def unknown_behind_star(self, scope: Scope, star: exp.Expr, depth: int = 0) -> set[str]:
+        """Relations whose unknown columns keep ``star`` from expanding."""
+        unknown: set[str] = set()
+        if depth > 50:
+            return unknown
+        for source in self.star_sources(scope, star):
+            if isinstance(source, exp.Table):
+                unknown.add(self.relation(source))
+                continue
+            first = _branches(source)[0]
+            for projection in _selects(first):
+                if _is_star(projection):
+                    unknown |= self.unknown_behind_star(first, projection, depth + 1)
+        return unknown
+
+
+# Where a substituted expression needs parentheses to keep its precedence.
+_OPERATORS = (exp.Binary, exp.Unary, exp.Predicate)
+_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Null, exp.Boolean, exp.Window)
+
+
+def _selects(scope: Scope) -> list[exp.Expr]:
+    query = scope.expression
+    return list(query.selects) if isinstance(query, exp.Query) else []
+
+
+def _is_star(projection: exp.Expr) -> bool:
+    node = projection.unalias()
+    return isinstance(node, exp.Star) or (
+        isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+    )
+
+
+def _lookup(upstream: Mapping[str, Sequence[str] | None], key: str) -> Sequence[str] | None:
+    for candidate in (key, key.lower(), key.rsplit(".", 1)[-1], key.rsplit(".", 1)[-1].lower()):
+        if candidate in upstream:
+            return upstream[candidate]
+    return None
+
+
+def _visible_type(expr: exp.Expr, dialect: str | None) -> str | None:
+    """The type an expression visibly has: an outer cast, or a literal's own type."""
+    while isinstance(expr, exp.Paren):
+        expr = expr.this
+    if isinstance(expr, exp.Cast) and isinstance(expr.to, exp.DataType):
+        if expr.to.this == DType.USERDEFINED:
+            return None
+        return _render(_canonical_tree(expr.to, dialect))
+    if isinstance(expr, exp.Boolean):
+        return normalize_type("BOOLEAN", dialect)
+    if isinstance(expr, exp.Literal):
+        if expr.is_string:
+            return normalize_type("TEXT", dialect)
+        if expr.is_int:
+            return normalize_type("INT", dialect)
+    return None
+
+
+def _columns(
+    prepared: exp.Query,
+    dialect: str | None,
+    glot: Dialect,
+    upstream: Mapping[str, Sequence[str] | None],
+    diagnostics: list[str],
+) -> tuple[tuple[SqlColumn, ...], bool]:
+    """Output columns with expressions and lineage; False when a star stayed unexpanded."""
+    spelling: dict[str, str] = {}  # normalised upstream column name -> as the upstream spells it
+
+    def columns_of(table: exp.Table) -> tuple[str, ...] | None:
+        if table.meta.get("cte"):
+            return None
+        listed = _lookup(upstream, _relation_key(table, glot))
+        if listed is None:
+            return None
+        names = []
+        for column in listed:
+            normalised = normalize_name(column, dialect=dialect).name
+            spelling.setdefault(normalised, column)
+            names.append(normalised)
+        return tuple(names)
+
+    for column in prepared.find_all(exp.Column):
+        if column.meta.pop(_GUESSED, False):
+            column.set("table", None)  # decide again, now knowing upstream columns
+    qualified = _finish(_qualify(prepared, columns_of, expand=True), dialect)
+    scopes = traverse_scope(qualified)
+    resolver = _Resolver(scopes, dialect, glot)
+    branches = _branches(scopes[-1])
+    first = _selects(branches[0])
+    aligned = [
+        _selects(b)
+        for b in branches
+        if len(_selects(b)) == len(first) and not any(_is_star(p) for p in _selects(b))
+    ]
+    op = (
+        _set_operation_name(scopes[-1].expression)
+        if isinstance(scopes[-1].expression, exp.SetOperation)
+        else None
+    )
+
+    columns: list[SqlColumn] = []
+    closed = True
+    for index, projection in enumerate(first):
+        if _is_star(projection):
+            closed = False
+            unknown = sorted(resolver.unknown_behind_star(branches[0], projection))
+            shown = projection.sql(dialect=dialect)
+            if unknown:
+                diagnostics.extend(
+                    f"cannot expand {shown}: the columns of {name} are unknown" for name in unknown
+                )
+            else:
+                diagnostics.append(f"cannot expand {shown}")
+            continue
+        resolved = [resolver.resolve(selects[index].unalias()) for selects in aligned]
+        if not resolved:
+            resolved = [resolver.resolve(projection.unalias())]
+        texts = [_sql(expr, dialect) for expr, _ in resolved]
+        types = {_visible_type(expr, dialect) for expr, _ in resolved} - {None}
+        first_type = _visible_type(resolved[0][0], dialect)
+        name, quoted = _output_name(projection, index, glot, spelling)
+        columns.append(
+            SqlColumn(
+                name=name,
+                data_type=first_type if types == {first_type} else None,
+                expression=texts[0] if len(texts) == 1 or not op else f"{op}({', '.join(texts)})",
+                lineage=tuple(sorted(set().union(*(lineage for _, lineage in resolved)))),
+                quoted=quoted,
+            )
+        )
+    diagnostics.extend(
+        f"column {name} is ambiguous: qualify it or give the upstream columns"
+        for name in sorted(resolver.unresolved)
+    )
+    return tuple(columns), closed
+
+
+def _output_name(
+    projection: exp.Expr, index: int, glot: Dialect, spelling: dict[str, str]
+) -> tuple[str, bool]:
+    """(name as written, case-sensitive) of an output column."""
+    alias = projection.args.get("alias") if isinstance(projection, exp.Alias) else None
+    ident = alias if isinstance(alias, exp.Identifier) else None
+    if ident is None:
+        inner = projection.unalias()
+        ident = inner.this if isinstance(inner, exp.Column) else None
+    if not isinstance(ident, exp.Identifier):
+        return _projection_name(projection, index), False
+    normalised = ident.name
+    quoted = bool(ident.quoted) and glot.case_sensitive(normalised)
+    written = ident.meta.get(_WRITTEN)
+    inner = projection.unalias()
+    if written is None and isinstance(inner, exp.Column) and inner.name == normalised:
+        written = inner.this.meta.get(_WRITTEN) if isinstance(inner.this, exp.Identifier) else None
+    if written is None:
+        written = spelling.get(normalised)
+    if written is None:
+        # Written nowhere we can see (sqlglot named it): show the folded form.
+        written = normalised if quoted else normalised.lower()
+    return str(written), quoted
