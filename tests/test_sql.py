@@ -161,6 +161,28 @@ def test_not_a_type_is_none(text: str) -> None:
     assert normalize_type(text, "postgres") is None
 
 
+ROUND_TRIP_TYPES = [
+    "int", "bigint", "smallint", "tinyint", "varchar(10)", "varchar", "text", "string",
+    "char(3)", "char", "numeric(10,2)", "numeric", "decimal", "float", "double", "real",
+    "timestamp", "timestamptz", "timestamp(3)", "timestamp_ntz", "datetime", "date", "time",
+    "boolean", "int[]", "array<string>", "json", "uuid", "interval", "nvarchar(10)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "dialect",
+    ["postgres", "duckdb", "snowflake", "bigquery", "redshift", "tsql", "clickhouse",
+     "databricks", "trino", "mysql", None],
+)  # fmt: skip
+def test_normalised_type_reads_back_as_itself(dialect: str | None) -> None:
+    # Callers compare a normalised type from SQL with raw YAML text through type_change.
+    for text in ROUND_TRIP_TYPES:
+        normalised = normalize_type(text, dialect)
+        if normalised is not None:
+            assert normalize_type(normalised, dialect) == normalised, text
+            assert type_change(text, normalised, dialect) == "same", text
+
+
 def test_unknown_dialect_falls_back_to_generic() -> None:
     assert normalize_type("int", "no-such-dialect") == normalize_type("integer", None)
 
@@ -169,7 +191,9 @@ def test_normalised_text_is_readable() -> None:
     assert normalize_type("numeric(10, 2)", "postgres") == "DECIMAL(10, 2)"
     assert normalize_type("bigint", "snowflake") == "DECIMAL(38, 0)"
     assert normalize_type("character varying(20)", "postgres") == "VARCHAR(20)"
-    assert normalize_type("Nullable(String)", "clickhouse") == "NULLABLE(TEXT)"
+    assert normalize_type("Nullable(String)", "clickhouse") == "Nullable(String)"
+    assert normalize_type("float", "postgres") == "DOUBLE PRECISION"
+    assert normalize_type("int", "bigquery") == "INT64"
 
 
 @pytest.mark.parametrize(

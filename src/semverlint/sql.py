@@ -242,8 +242,11 @@ def _canonical_node(node: exp.DataType, dialect: str | None) -> exp.DataType:
 def _canonical_text(
     node: exp.DataType, kind: DType, params: list[int | None], dialect: str | None
 ) -> exp.DataType:
-    # VARCHAR(MAX) and friends: the largest the dialect has, i.e. unbounded for our purposes.
+    # VARCHAR(MAX) and friends: the largest the dialect has, i.e. unbounded for our purposes;
+    # T-SQL keeps the MAX, as a bare VARCHAR there means VARCHAR(1).
     if params and params[0] is None:
+        if dialect in ("tsql", "fabric"):
+            return _make_max(kind)
         params = []
     if dialect == "snowflake":
         # CHAR is VARCHAR with default length 1; VARCHAR's default is its maximum.
@@ -252,8 +255,8 @@ def _canonical_text(
         if params == [_SNOWFLAKE_MAX_VARCHAR]:
             params = []
         return _make(DType.VARCHAR, [p for p in params if p is not None])
-    if dialect == "duckdb":
-        return _make(DType.TEXT)  # DuckDB ignores declared lengths
+    if dialect in ("duckdb", "clickhouse"):
+        return _make(DType.TEXT)  # no length limits: DuckDB ignores them, ClickHouse has none
     if kind in _FIXED_TEXT and kind != DType.BPCHAR and not params:
         params = [1]  # SQL standard: CHAR means CHAR(1)
     if kind in (DType.VARCHAR, DType.TEXT) and not params:
@@ -264,6 +267,12 @@ def _canonical_text(
     if dialect in ("bigquery", "spark", "databricks") and kind == DType.VARCHAR:
         kind = DType.TEXT  # STRING(n) and VARCHAR(n) are one type with a length check
     return _make(kind, [p for p in params if p is not None])
+
+
+def _make_max(kind: DType) -> exp.DataType:
+    return exp.DataType(
+        this=kind, expressions=[exp.DataTypeParam(this=exp.var("MAX"))], nested=False
+    )
 
 
 def _canonical_tree(node: exp.DataType, dialect: str | None) -> exp.DataType:
@@ -295,11 +304,18 @@ def _canonical_type(text: str, dialect: str | None) -> tuple[exp.DataType, bool]
     if parsed is None or parsed.this == DType.USERDEFINED:
         return None
     nullable = parsed.args.get("nullable") is True  # ClickHouse Nullable(T)
-    parsed.set("nullable", None)
-    return _canonical_tree(parsed, _dialect(dialect)), nullable
+    name = _dialect(dialect)
+    canonical = _canonical_tree(parsed, name)
+    # Nullability is reported beside the type; False (not None) keeps ClickHouse's generator
+    # from wrapping every type it renders in Nullable().
+    canonical.set("nullable", False if name == "clickhouse" else None)
+    return canonical, nullable
 
 
-def _render(node: exp.DataType) -> str:
+def _render(node: exp.DataType, dialect: str | None) -> str:
+    """A canonical type in its dialect's own spelling, which that dialect parses back alike."""
+    if dialect is not None:
+        return node.sql(dialect=dialect)
     if node.args.get("nested") or not isinstance(node.this, DType):
         return node.sql()
     # Own rendering for scalars: the generic generator folds NVARCHAR into VARCHAR and the like.
@@ -319,8 +335,9 @@ def normalize_type(text: str, dialect: str | None) -> str | None:
     if canonical is None:
         return None
     node, nullable = canonical
-    rendered = _render(node)
-    return f"NULLABLE({rendered})" if nullable else rendered
+    name = _dialect(dialect)
+    rendered = _render(node, name)
+    return f"Nullable({rendered})" if nullable else rendered
 
 
 def _raw_type(text: str) -> str:
@@ -341,9 +358,10 @@ def type_change(before: str, after: str, dialect: str | None) -> TypeChange:
     (b_node, b_null), (a_node, a_null) = b, a
     if b_null and not a_null:
         return "changed"  # NULLs before cannot be stored after
-    if _render(b_node) == _render(a_node):
+    name = _dialect(dialect)
+    if _render(b_node, name) == _render(a_node, name):
         return "widened" if a_null and not b_null else "same"
-    return "widened" if _widens(b_node, a_node, _dialect(dialect)) else "changed"
+    return "widened" if _widens(b_node, a_node, name) else "changed"
 
 
 def _widens(before: exp.DataType, after: exp.DataType, dialect: str | None) -> bool:
@@ -402,9 +420,10 @@ def _decimal_digits(params: list[int | None]) -> int | None:
 
 
 def _length_fits(before: list[int | None], after: list[int | None]) -> bool:
-    if not after:
-        return True  # unbounded after
-    if not before or before[0] is None or after[0] is None:
+    """Lengths as parameters: none written or MAX (None) is unbounded."""
+    if not after or after[0] is None:
+        return True
+    if not before or before[0] is None:
         return False
     return after[0] >= before[0]
 
@@ -417,7 +436,7 @@ def _nested_widens(before: exp.DataType, after: exp.DataType, dialect: str | Non
     a_items = [e for e in after.expressions if isinstance(e, exp.DataType)]
     if len(b_items) != 1 or len(a_items) != 1:
         return False
-    if _render(b_items[0]) == _render(a_items[0]):
+    if _render(b_items[0], dialect) == _render(a_items[0], dialect):
         return True
     return _widens(b_items[0], a_items[0], dialect)
 
@@ -1292,7 +1311,7 @@ def _visible_type(expr: exp.Expr, dialect: str | None) -> str | None:
     if isinstance(expr, exp.Cast) and isinstance(expr.to, exp.DataType):
         if expr.to.this == DType.USERDEFINED:
             return None
-        return _render(_canonical_tree(expr.to, dialect))
+        return _render(_canonical_tree(expr.to, dialect), dialect)
     if isinstance(expr, exp.Boolean):
         return normalize_type("BOOLEAN", dialect)
     if isinstance(expr, exp.Literal):
