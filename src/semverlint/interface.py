@@ -19,6 +19,10 @@ def fold(name: str) -> str:
     return name.lower()
 
 
+def model_key(name: str, version: str | None = None) -> str:
+    return fold(name) if version is None else f"{fold(name)}.v{version}"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     level: Level
@@ -92,11 +96,24 @@ class Model:
     versions: tuple[ModelVersion, ...] = ()
     latest_version: str | None = None
     deprecation_date: str | None = None
+    # The dbt model version this entity is (each version is its own relation), else None.
+    version: str | None = None
+    # Keys of the models of this project it reads, and (project, model) of other projects'.
     refs: tuple[str, ...] = ()
+    foreign_refs: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
-        return fold(self.name)
+        return model_key(self.name, self.version)
+
+    @property
+    def label(self) -> str:
+        """How reports name it: `orders`, or `orders.v2` for one version of a versioned model."""
+        return self.name if self.version is None else f"{self.name}.v{self.version}"
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version is None or self.version == self.latest_version
 
     @property
     def path(self) -> str | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from semverlint.interface import Column, Diagnostic, Model, fold
+from semverlint.interface import Column, Diagnostic, Model, fold, model_key
 
 if TYPE_CHECKING:
     from semverlint.render import Relation, RenderedModel
@@ -19,10 +19,6 @@ class Analysed:
 
     full: SqlAnalysis
     incremental: SqlAnalysis | None = None
-
-
-def upstream_key(identifier: str) -> str:
-    return fold(identifier)
 
 
 def lineage_order(names: Sequence[str], refs: Mapping[str, Iterable[str]]) -> list[str]:
@@ -46,18 +42,60 @@ def lineage_order(names: Sequence[str], refs: Mapping[str, Iterable[str]]) -> li
     return order
 
 
-def relation_columns(
-    relation: Relation,
-    models: Mapping[str, Model],
-    sources: Mapping[tuple[str, str], tuple[str, ...] | None],
-) -> tuple[str, ...] | None:
-    """The columns a ref()/source() names, or None when they are not known (star stays open)."""
-    if relation.kind == "ref":
-        model = models.get(fold(relation.name))
+@dataclass(frozen=True)
+class LineageResolver:
+    """Maps what a model's SQL names (ref/source identifiers) to models of this project."""
+
+    project: str
+    models: frozenset[str]  # keys of this project's models
+    latest: Mapping[str, str]  # versioned model name -> key of its latest version
+    sources: Mapping[tuple[str, str], tuple[str, ...] | None]
+
+    def model_key(self, relation: Relation) -> str | None:
+        if relation.kind != "ref" or (relation.package and fold(relation.package) != fold(self.project)):
+            return None
+        if relation.version is not None:
+            key = model_key(relation.name, relation.version)
+        else:
+            key = self.latest.get(fold(relation.name), fold(relation.name))
+        return key if key in self.models else None
+
+    def model_refs(self, relations: Iterable[tuple[str, Relation]]) -> set[str]:
+        return {key for _, r in relations if (key := self.model_key(r)) is not None}
+
+    def foreign_refs(self, relations: Iterable[tuple[str, Relation]]) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            sorted(
+                {
+                    (r.package, model_key(r.name, r.version))
+                    for _, r in relations
+                    if r.kind == "ref" and r.package and fold(r.package) != fold(self.project)
+                }
+            )
+        )
+
+    def columns(self, relation: Relation, built: Mapping[str, Model]) -> tuple[str, ...] | None:
+        """The columns a ref()/source() names, or None when unknown (a star over it stays open)."""
+        if relation.kind == "source":
+            return self.sources.get((fold(relation.package or ""), fold(relation.name)))
+        key = self.model_key(relation)
+        model = built.get(key) if key else None
         if model is None or not model.columns_closed:
             return None
         return tuple(c.name for c in model.columns)
-    return sources.get((fold(relation.package or ""), fold(relation.name)))
+
+    def lineage_map(self, relations: Iterable[tuple[str, Relation]]) -> dict[str, str]:
+        """SQL identifier -> what lineage calls it: a model key, `source:s.t` or `project:model`."""
+        mapping: dict[str, str] = {}
+        for identifier, relation in relations:
+            key = self.model_key(relation)
+            if key is not None:
+                mapping[fold(identifier)] = key
+            elif relation.kind == "source":
+                mapping[fold(identifier)] = f"source:{fold(relation.package or '')}.{fold(relation.name)}"
+            else:
+                mapping[fold(identifier)] = f"{fold(relation.package or '')}:{model_key(relation.name, relation.version)}"
+        return mapping
 
 
 def analyse_rendered(
@@ -80,8 +118,38 @@ def analyse_rendered(
     return Analysed(full, incremental)
 
 
-def reconcile(model: Model, analysed: Analysed) -> tuple[Model, tuple[Diagnostic, ...]]:
-    """The model with its SQL facts: the SQL says which columns exist, the YAML what they promise."""
+def _translate(lineage: tuple[tuple[str, str], ...], names: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({(names.get(fold(rel), fold(rel)), fold(col)) for rel, col in lineage}))
+
+
+def _passed_through(expression: str, lineage: tuple[tuple[str, str], ...]) -> bool:
+    """A bare column reference: the column carries its upstream type unchanged."""
+    if len(lineage) != 1:
+        return False
+    last = expression.replace('"', "").replace("`", "").split(".")[-1]
+    return last.lower() == lineage[0][1]
+
+
+def _inherited_type(lineage: tuple[tuple[str, str], ...], built: Mapping[str, Model]) -> str | None:
+    rel, col = lineage[0]
+    upstream = built.get(rel)
+    found = upstream.column(col) if upstream is not None else None
+    return found.data_type if found is not None else None
+
+
+def reconcile(
+    model: Model,
+    analysed: Analysed,
+    names: Mapping[str, str] | None = None,
+    built: Mapping[str, Model] | None = None,
+) -> tuple[Model, tuple[Diagnostic, ...]]:
+    """The model with its SQL facts: the SQL says which columns exist, the YAML what they promise.
+
+    `names` maps SQL identifiers to model keys so lineage speaks of models; `built` holds the
+    upstream models already analysed, whose types flow through columns passed on unchanged.
+    """
+    names = names or {}
+    built = built or {}
     full = analysed.full
     declared = {c.key: c for c in model.columns}
     columns: list[Column] = []
@@ -93,13 +161,12 @@ def reconcile(model: Model, analysed: Analysed) -> tuple[Model, tuple[Diagnostic
         seen.add(key)
         yaml_column = declared.get(key)
         base = yaml_column or Column(name=sql_column.name, quoted=sql_column.quoted)
+        lineage = _translate(sql_column.lineage, names)
+        data_type = base.data_type or sql_column.data_type
+        if data_type is None and _passed_through(sql_column.expression, lineage):
+            data_type = _inherited_type(lineage, built)
         columns.append(
-            replace(
-                base,
-                data_type=base.data_type or sql_column.data_type,
-                expression=sql_column.expression,
-                lineage=sql_column.lineage,
-            )
+            replace(base, data_type=data_type, expression=sql_column.expression, lineage=lineage)
         )
     diagnostics: list[Diagnostic] = []
     missing = [c for k, c in declared.items() if k not in seen]
@@ -145,7 +212,3 @@ def sql_diagnostics(model: Model, messages: Iterable[str], level: str = "warning
         Diagnostic(level, f"{model.name}: {m}", model.sql_path, None, model.name)  # type: ignore[arg-type]
         for m in messages
     )
-
-
-def config_overrides(rendered: RenderedModel) -> dict[str, Any]:
-    return dict(rendered.config)

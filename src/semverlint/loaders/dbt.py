@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from semverlint.discover import relative
-from semverlint.interface import Column, Diagnostic, Interface, Model, ModelVersion, Project, fold
+from semverlint.interface import Column, Diagnostic, Interface, Model, ModelVersion, Project, fold, model_key
 from semverlint.yamlio import LineDict, decode, line_of, load_yaml
 
 PROPERTY_EXTENSIONS = (".yml", ".yaml")
@@ -476,14 +476,22 @@ def build_model(
     entry: PropertyEntry | None,
     project_config: Mapping[str, Any],
     sql_config: Mapping[str, Any],
+    version: str | None = None,
 ) -> Model:
-    """One model from its file, its properties and the three layers of config."""
-    config = {**project_config, **_config(entry.data if entry else None), **sql_config}
+    """One model (or one version of a versioned model) from its file, properties and config."""
     data = entry.data if entry else {}
+    version_config = _version_item(data, version).get("config") if version else None
+    config = {
+        **project_config,
+        **_config(entry.data if entry else None),
+        **(version_config if isinstance(version_config, dict) else {}),
+        **sql_config,
+    }
     columns = yaml_columns(data)
     versions, latest = _versions(data, columns)
-    if latest is not None:
-        columns = next((v.columns for v in versions if v.v == latest), columns)
+    this_version = next((v for v in versions if v.v == version), None)
+    if this_version is not None:
+        columns = this_version.columns
     primary, unique = model_constraints(data, columns)
     unique_key = _unique_key(config.get("unique_key"))
     if unique_key:
@@ -491,10 +499,11 @@ def build_model(
     contract = config.get("contract")
     enforced = _bool(contract.get("enforced"), False) if isinstance(contract, dict) else False
     deprecation = data.get("deprecation_date")
-    if latest is not None:
-        deprecation = next((v.deprecation_date for v in versions if v.v == latest), None) or deprecation
+    if this_version is not None and this_version.deprecation_date is not None:
+        deprecation = this_version.deprecation_date
     return Model(
-        name=file.name,
+        name=str(data.get("name") or file.name) if version else file.name,
+        version=version,
         yaml_path=entry.path if entry else None,
         line=entry.line if entry else None,
         sql_path=file.path,
@@ -516,8 +525,14 @@ def build_model(
         versions=versions,
         latest_version=latest,
         deprecation_date=None if deprecation is None else str(deprecation),
-        refs=tuple(sorted({fold(m.group(2) or m.group(1)) for m in _REF.finditer(file.text)})),
     )
+
+
+def _version_item(data: Mapping[str, Any], version: str | None) -> Mapping[str, Any]:
+    for item in _as_list(data.get("versions")):
+        if isinstance(item, dict) and str(item.get("v")) == version:
+            return item
+    return {}
 
 
 def _opt(value: Any) -> str | None:
@@ -586,9 +601,15 @@ class ModelSpec:
     file: ModelFile
     entry: PropertyEntry | None
     project_config: Mapping[str, Any]
+    version: str | None = None
+
+    @property
+    def key(self) -> str:
+        name = str(self.entry.data["name"]) if self.entry is not None and self.version else self.file.name
+        return model_key(name, self.version)
 
     def build(self, sql_config: Mapping[str, Any] | None = None) -> Model:
-        return build_model(self.file, self.entry, self.project_config, sql_config or {})
+        return build_model(self.file, self.entry, self.project_config, sql_config or {}, self.version)
 
 
 @dataclass(frozen=True)
@@ -617,18 +638,17 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
     }
     properties = collect_properties(property_files)
     model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
-    versioned_files = _version_files(properties, model_list)
-    specs = [
+    specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
+    specs.extend(
         ModelSpec(
             file,
             properties.models.get(fold(file.name)),
             folder_config(project.models_tree, project.name, file.folder, file.name),
         )
         for file in model_list
-        if fold(file.name) not in versioned_files
-    ]
-    specs.extend(_versioned_specs(project, properties, model_list, versioned_files))
-    known = {fold(s.file.name) for s in specs} | set(versioned_files)
+        if fold(file.name) not in claimed
+    )
+    known = {fold(s.file.name) for s in specs} | {fold(str(s.entry.data["name"])) for s in specs if s.entry}
     orphans = tuple(
         Diagnostic(
             "warning",
@@ -647,12 +667,12 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
     return DbtProject(
         project=project,
-        specs=tuple(sorted(specs, key=lambda s: fold(s.file.name))),
+        specs=tuple(sorted(specs, key=lambda s: s.key)),
         seeds=tuple(seed_models(project, project_dir, files, properties)),
         properties=properties,
         macros=macros,
         adapter=adapter_from_profiles(files.get(profiles), project.profile),
-        diagnostics=(*properties.diagnostics, *file_diagnostics, *orphans),
+        diagnostics=(*properties.diagnostics, *file_diagnostics, *version_diagnostics, *orphans),
     )
 
 
@@ -688,44 +708,43 @@ def project_interface(dbt: DbtProject, project_dir: str, marker: str, models: tu
     )
 
 
-def _version_files(properties: Properties, files: tuple[ModelFile, ...]) -> dict[str, ModelFile]:
-    """Files that hold a version of a versioned model, keyed by the file's own name."""
+def _versioned_specs(
+    project: DbtProjectFile, properties: Properties, files: tuple[ModelFile, ...]
+) -> tuple[list[ModelSpec], set[str], tuple[Diagnostic, ...]]:
+    """One spec per version of each versioned model, and the files those versions claim.
+
+    dbt reads version N from `<name>_v<N>.sql` unless `defined_in` names another file;
+    the unsuffixed `<name>.sql` serves the latest version when no suffixed file exists.
+    """
     by_name = {fold(f.name): f for f in files}
-    owned: dict[str, ModelFile] = {}
-    for key, entry in properties.models.items():
+    specs: list[ModelSpec] = []
+    claimed: set[str] = set()
+    diagnostics: list[Diagnostic] = []
+    for key, entry in sorted(properties.models.items()):
+        _, latest = _versions(entry.data, ())
+        if latest is None:
+            continue
+        name = str(entry.data["name"])
         for item in _as_list(entry.data.get("versions")):
             if not isinstance(item, dict) or item.get("v") is None:
                 continue
-            stem = fold(str(item.get("defined_in") or f"{entry.data['name']}_v{item['v']}"))
-            if stem in by_name and stem != key:
-                owned[stem] = by_name[stem]
-    return owned
-
-
-def _versioned_specs(
-    project: DbtProjectFile,
-    properties: Properties,
-    files: tuple[ModelFile, ...],
-    versioned_files: dict[str, ModelFile],
-) -> Iterator[ModelSpec]:
-    """A versioned model whose SQL lives only in `<name>_v<N>.sql` files, read as its latest."""
-    names = {fold(f.name) for f in files}
-    for key, entry in sorted(properties.models.items()):
-        if key in names or not entry.data.get("versions"):
-            continue
-        versions, latest = _versions(entry.data, ())
-        if latest is None:
-            continue
-        latest_item = next(
-            (i for i in _as_list(entry.data["versions"]) if isinstance(i, dict) and str(i.get("v")) == latest),
-            {},
-        )
-        stem = fold(str(latest_item.get("defined_in") or f"{entry.data['name']}_v{latest}"))
-        file = versioned_files.get(stem)
-        if file is None:
-            continue
-        renamed = replace(file, name=str(entry.data["name"]))
-        yield ModelSpec(renamed, entry, folder_config(project.models_tree, project.name, file.folder, renamed.name))
+            v = str(item["v"])
+            stem = fold(str(item.get("defined_in") or f"{name}_v{v}"))
+            file = by_name.get(stem) or (by_name.get(key) if v == latest else None)
+            if file is None:
+                diagnostics.append(
+                    Diagnostic("warning", f"version {v} of model {name!r} has no file {stem}.sql", entry.path, line_of(item))
+                )
+                continue
+            claimed.add(fold(file.name))
+            config = folder_config(project.models_tree, project.name, file.folder, file.name)
+            specs.append(ModelSpec(replace(file, name=name), entry, config, v))
+        if key in by_name and key not in claimed:
+            claimed.add(key)
+            diagnostics.append(
+                Diagnostic("warning", f"{by_name[key].path} is not a version of versioned model {name!r}; skipped", entry.path, entry.line)
+            )
+    return specs, claimed, tuple(diagnostics)
 
 
 # ---------------------------------------------------------------- the SQL stage
@@ -744,7 +763,13 @@ def load_dbt(
     project_dir: str, files: Mapping[str, bytes], marker: str, dialect: str | None
 ) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
     """A dbt project's interface: its YAML, refined by what each model's SQL really outputs."""
-    from semverlint.modelsql import analyse_rendered, lineage_order, reconcile, relation_columns, sql_diagnostics
+    from semverlint.modelsql import (
+        LineageResolver,
+        analyse_rendered,
+        lineage_order,
+        reconcile,
+        sql_diagnostics,
+    )
     from semverlint.render import Macro, RenderContext, Renderer
     from semverlint.sql import dialect_for_adapter
 
@@ -752,43 +777,47 @@ def load_dbt(
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = dialect or dialect_for_adapter(dbt.adapter)
-    context = RenderContext(
-        project_name=dbt.project.name,
-        target_type=dbt.adapter or "default",
-        vars=_render_vars(dbt.project),
-        macros=tuple(Macro(path, text) for path, text in dbt.macros),
+    renderer = Renderer(
+        RenderContext(
+            project_name=dbt.project.name,
+            target_type=dbt.adapter or "default",
+            vars=_render_vars(dbt.project),
+            macros=tuple(Macro(path, text) for path, text in dbt.macros),
+        )
     )
-    renderer = Renderer(context)
-    rendered = {
-        fold(spec.file.name): renderer.render(spec.file.text)
-        for spec in dbt.specs
-        if spec.file.language == "sql"
-    }
-    refs = {
-        key: {fold(r.name) for _, r in result.relations if r.kind == "ref"} for key, result in rendered.items()
-    }
-    specs = {fold(spec.file.name): spec for spec in dbt.specs}
+    specs = {spec.key: spec for spec in dbt.specs}
+    rendered = {key: renderer.render(spec.file.text) for key, spec in specs.items() if spec.file.language == "sql"}
     sources = {
         key: tuple(c.name for c in yaml_columns(entry.data)) or None for key, entry in dbt.properties.sources.items()
     }
+    latest = {fold(s.entry.data["name"]): s.key for s in specs.values() if s.entry and s.version and s.build().is_latest}
+    resolver = LineageResolver(dbt.project.name, frozenset(specs), latest, sources)
+    refs = {key: resolver.model_refs(result.relations) for key, result in rendered.items()}
     built: dict[str, Model] = {m.key: m for m in dbt.seeds}
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = [
+        Diagnostic("warning", f"macros: {message}", None) for message in renderer.diagnostics
+    ]
     for key in lineage_order(list(specs), refs):
         spec = specs[key]
         result = rendered.get(key)
         if result is None:  # Python models: known by name and YAML only
-            built[key] = replace(spec.build(), refs=())
+            built[key] = spec.build()
             continue
-        model = replace(spec.build(dict(result.config)), refs=tuple(sorted(refs.get(key, ()))))
+        model = replace(
+            spec.build(dict(result.config)),
+            refs=tuple(sorted(refs[key])),
+            foreign_refs=resolver.foreign_refs(result.relations),
+        )
         diagnostics.extend(sql_diagnostics(model, result.diagnostics))
-        upstream = {fold(identifier): relation_columns(r, built, sources) for identifier, r in result.relations}
+        upstream = {identifier: resolver.columns(r, built) for identifier, r in result.relations}
         analysed = analyse_rendered(result, dialect, upstream)
         if isinstance(analysed, str):
-            diagnostics.extend(sql_diagnostics(model, [f"SQL not analysed, classified from its YAML: {analysed}"], "error"))
+            message = f"SQL not analysed, classified from its YAML: {analysed}"
+            diagnostics.extend(sql_diagnostics(model, [message], "error"))
             built[key] = model
             continue
         diagnostics.extend(sql_diagnostics(model, analysed.full.diagnostics))
-        model, reconciled = reconcile(model, analysed)
+        model, reconciled = reconcile(model, analysed, resolver.lineage_map(result.relations), built)
         diagnostics.extend(reconciled)
         built[key] = model
     models = tuple(m for k, m in built.items() if k in specs)
