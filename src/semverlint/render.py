@@ -1,0 +1,1898 @@
+"""Render dbt model SQL (Jinja) in a sandbox with dbt's functions stubbed, so the SQL can be parsed.
+
+Nothing in the repository under review runs: templates execute only in jinja2's
+``ImmutableSandboxedEnvironment`` (no loader, no real environment variables, no
+database), hardened further here with budgets on work and memory. Whatever goes
+wrong in a template becomes a diagnostic; :func:`render_model` never raises for
+template content.
+
+Conventions the SQL layer relies on (every identifier is a plain, unquoted SQL name):
+
+- ``ref('m')`` renders ``m``; ``ref('pkg', 'm')`` renders ``pkg__m`` (``ref('<this
+  project>', 'm')`` is the same as ``ref('m')``); a version ``ref('m', v=2)`` appends
+  ``_v2`` (``m_v2``, ``pkg__m_v2``). A name that is not a safe SQL identifier or is
+  a reserved word gets the prefix ``__ref__`` (``ref('order')`` renders
+  ``__ref__order``; other characters become ``_``).
+- ``source('s', 't')`` renders ``s__t`` (prefix ``__source__`` when unsafe).
+- ``RenderedModel.relations`` maps each such identifier back to the
+  :class:`Relation` it names. A warehouse folds unquoted names, so match them
+  without regard to case.
+- ``this`` renders ``__this__``: the model itself (not listed in ``relations``).
+- ``dbt_utils.star(from=x, relation_alias=a, except=[c1, c2])`` renders ``*``,
+  ``a.*`` or ``* EXCEPT (c1, c2)`` / ``a.* EXCEPT (c1, c2)``. sqlglot 30.30 parses
+  both ``EXCEPT`` and ``EXCLUDE`` spellings in every dialect we tried (postgres,
+  duckdb, snowflake, bigquery, redshift, databricks, spark, trino, athena, tsql,
+  mysql, clickhouse, sqlite, oracle) into ``exp.Star(except_=[...])``.
+- ``dbt_utils.union_relations`` renders ``select cast('<rel>' as <string>) as
+  _dbt_source_relation, * from <rel> union all ...`` and records that its columns
+  are open.
+- What cannot be known renders as an identifier that parses as a column, with a
+  diagnostic: ``__macro__dbt_date__get_base_dates__`` (unknown macro),
+  ``__undefined__name__`` (undefined name), ``__var__x__`` (var without value or
+  default), ``__env_var__X__`` (``env_var`` without default: the environment is
+  never read), ``__config__x__`` (``config.require`` of a key never set).
+
+``is_incremental()`` is rendered both ways: ``RenderedModel.sql`` holds the
+``False`` rendering, then the ``True`` one when it differs. If the ``False``
+rendering fails the model has no SQL (``sql == ()``); ``config`` and
+``relations`` then hold what was captured before the failure.
+
+Known limit: the immutable sandbox refuses to change a list or dict in place, so
+a macro that builds a list with ``{% do cols.append(c) %}`` makes the model a
+diagnostic ("access to attribute 'append' of 'list' object is unsafe");
+``{% set cols = cols + [c] %}`` works. Work and memory are bounded by
+:class:`Limits` (operations, characters built, output size, a time backstop).
+
+A :class:`Renderer` builds its sandbox once and compiles each project macro on
+its first call; use one per project and revision (it is not thread-safe).
+:func:`render_model` is the one-shot form.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import re
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, ClassVar, Literal, NoReturn
+
+from jinja2 import nodes
+from jinja2.environment import Template
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
+from jinja2.ext import Extension
+from jinja2.parser import Parser
+from jinja2.runtime import Context, Undefined
+from jinja2.runtime import Macro as JinjaMacro
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
+
+__all__ = [
+    "Limits",
+    "Macro",
+    "Relation",
+    "RenderContext",
+    "RenderedModel",
+    "Renderer",
+    "render_model",
+]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """What a ref()/source() call named."""
+
+    kind: Literal["ref", "source"]
+    name: str  # ref: model name; source: table name
+    package: str | None = None  # ref('pkg', 'm'): the package; source: the source name
+    version: str | None = None  # ref('m', v=2) / version=2
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A project macro file's text, from macros/."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    project_name: str
+    target_type: str = "postgres"  # adapter name (dbt target.type)
+    vars: tuple[tuple[str, object], ...] = ()  # project vars, already flattened for this project
+    macros: tuple[Macro, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderedModel:
+    # One per distinct is_incremental() branch, False first; () if rendering failed.
+    sql: tuple[str, ...]
+    # Merged config(...) kwargs, sorted by key; values JSON-like.
+    config: tuple[tuple[str, object], ...]
+    # Identifier the SQL contains for each ref/source -> what it named, sorted.
+    relations: tuple[tuple[str, Relation], ...]
+    # Human messages, sorted, deduplicated.
+    diagnostics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one render; past any of them the model becomes a diagnostic."""
+
+    max_output_chars: int = 5_000_000
+    max_value_chars: int = 5_000_000  # any one string or container built while rendering
+    max_allocated_chars: int = 50_000_000  # all strings built while rendering, together
+    max_operations: int = 1_000_000  # calls, filters, operators, loop steps, outputs
+    max_seconds: float = 10.0  # a backstop: the budgets above are what keep output stable
+
+
+def render_model(text: str, ctx: RenderContext) -> RenderedModel:
+    """Render one model; also reports problems in ``ctx.macros``. Never raises for bad content."""
+    renderer = Renderer(ctx)
+    rendered = renderer.render(text)
+    if not renderer.diagnostics:
+        return rendered
+    merged = tuple(sorted(set(rendered.diagnostics) | set(renderer.diagnostics)))
+    return RenderedModel(rendered.sql, rendered.config, rendered.relations, merged)
+
+
+class Renderer:
+    """A sandbox with the project's macros loaded, to render many models of one project.
+
+    ``diagnostics`` holds the problems found in the project macros (reported once
+    here, not in every model). Not thread-safe: use one per thread.
+    """
+
+    def __init__(self, ctx: RenderContext, limits: Limits | None = None) -> None:
+        self._rt = _Runtime(ctx, limits or Limits())
+        self._diagnostics = tuple(sorted(self._rt.load_macros()))
+
+    @property
+    def diagnostics(self) -> tuple[str, ...]:
+        return self._diagnostics
+
+    def render(self, text: str) -> RenderedModel:
+        """Render a model's text; never raises for bad template content."""
+        rt = self._rt
+        template, problem = rt.compile_model(text)
+        if template is None:
+            return RenderedModel((), (), (), (problem,))
+        first, first_sql = rt.run(template, incremental=False)
+        sessions = [first]
+        sql: list[str] = []
+        if first_sql is not None:
+            sql.append(first_sql)
+            if first.asked_incremental:
+                second, second_sql = rt.run(template, incremental=True)
+                sessions.append(second)
+                if second_sql is None:
+                    second.note("the is_incremental() branch could not be rendered")
+                elif second_sql != first_sql:
+                    sql.append(second_sql)
+        config = dict(first.config)
+        relations: dict[str, Relation] = {}
+        notes: set[str] = set()
+        for session in sessions:
+            for key, value in session.config.items():
+                config.setdefault(key, value)
+            for ident, relation in session.relations.items():
+                _add_relation(relations, ident, relation, notes)
+            notes |= session.notes
+        return RenderedModel(
+            sql=tuple(sql),
+            config=tuple(sorted(config.items(), key=lambda item: item[0])),
+            relations=tuple(sorted(relations.items(), key=lambda item: item[0])),
+            diagnostics=tuple(sorted(notes)),
+        )
+
+
+# --- limits and per-render state ---------------------------------------------------------------
+
+
+class _LimitExceeded(Exception):
+    """A render went past one of its Limits."""
+
+
+class _MacroReturn(Exception):
+    """dbt's return(): unwinds a macro call with a value."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__("return() outside a macro")
+        self.value = value
+
+
+_MAX_ITEMS = 100_000  # items in one list or dict (jinja's range() stops there too)
+_MAX_INT_BITS = 65_536  # integers past this are not SQL, only a way to burn CPU
+_MAX_MESSAGE = 200  # characters of template text quoted in one diagnostic
+_NO_DEFAULT: Any = object()
+
+
+class _Session:
+    """What one render collects, and the budget it spends."""
+
+    def __init__(self, limits: Limits, *, incremental: bool) -> None:
+        self.limits = limits
+        self.incremental = incremental
+        self.asked_incremental = False
+        self.notes: set[str] = set()
+        self.relations: dict[str, Relation] = {}
+        self.config: dict[str, object] = {}
+        self.operations = 0
+        self.allocated = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def note(self, message: str) -> None:
+        self.notes.add(message)
+
+    def tick(self) -> None:
+        self.operations += 1
+        if self.operations > self.limits.max_operations:
+            raise _LimitExceeded(f"more than {self.limits.max_operations} operations")
+        if self.operations % 1024 == 0 and time.monotonic() > self.deadline:
+            raise _LimitExceeded(f"more than {self.limits.max_seconds:g} seconds")
+
+    def check(self, value: object) -> None:
+        """Refuse a value too large to print; count every new string against the budget."""
+        size = _measure(value, self.limits.max_value_chars)
+        if size > self.limits.max_value_chars:
+            raise _LimitExceeded(
+                f"a value larger than {self.limits.max_value_chars} characters "
+                f"or {_MAX_ITEMS} items"
+            )
+        if isinstance(value, str):
+            self.allocated += size
+            if self.allocated > self.limits.max_allocated_chars:
+                raise _LimitExceeded(
+                    f"more than {self.limits.max_allocated_chars} characters built"
+                )
+
+
+def _measure(value: object, limit: int) -> int:
+    """About how many characters printing ``value`` takes; stops counting past ``limit``.
+
+    A container of more than _MAX_ITEMS items counts as past any limit, which keeps
+    this walk (run on every value a template builds) short."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray)):
+            total += len(item)
+        elif isinstance(item, (list, tuple, set, frozenset, Mapping)):
+            if len(item) > _MAX_ITEMS:
+                return limit + 1
+            elements: Iterable[object] = item
+            if isinstance(item, Mapping):
+                elements = [*item.keys(), *item.values()]
+            total += 2
+            for element in elements:
+                total += 2
+                if isinstance(element, str):
+                    total += len(element)
+                elif element is None or isinstance(element, (bool, float)):
+                    total += 8
+                elif isinstance(element, int):
+                    total += element.bit_length() // 3 + 1
+                else:
+                    stack.append(element)
+                if total > limit:
+                    return total
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 8
+        if total > limit:
+            return total
+    return total
+    return total
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _add_relation(
+    relations: dict[str, Relation], ident: str, relation: Relation, notes: set[str]
+) -> None:
+    known = relations.get(ident)
+    if known is None:
+        relations[ident] = relation
+    elif known != relation:
+        notes.add(
+            f"{_describe(known)} and {_describe(relation)} both render as {ident}: "
+            f"{ident} is mapped to {_describe(known)}"
+        )
+
+
+def _describe(relation: Relation) -> str:
+    if relation.kind == "source":
+        return f"source('{relation.package}', '{relation.name}')"
+    args = f"'{relation.package}', '{relation.name}'" if relation.package else f"'{relation.name}'"
+    version = f", v={relation.version}" if relation.version is not None else ""
+    return f"ref({args}{version})"
+
+
+# --- SQL names ----------------------------------------------------------------------------------
+
+# Words that sqlglot cannot read as a bare table name in at least one dialect, and the
+# reserved words of standard SQL: a relation with such a name gets a prefix instead.
+_RESERVED = frozenset(
+    """
+    all alter and any array as asc begin between binary both by case cast check collate
+    column constraint create cross current_date current_time current_timestamp current_user
+    default delete desc describe distinct do drop else end except exists explain false fetch
+    filter for foreign from full glob grant group having ilike in inner insert intersect
+    interval into is join key lateral leading left like limit localtime localtimestamp map
+    merge minus natural not notnull null offset on only or order outer over partition pivot
+    primary qualify references regexp returning revoke right rlike rollback rows sample
+    select session_user set some table tablesample then to top trailing true uncache union
+    unique unpivot update user using values when where window with xor
+    """.split()  # noqa: SIM905  (a word list reads better as text)
+)
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _sql_name(text: str, prefix: str) -> str:
+    """``text`` as an unquoted SQL identifier; ``prefix`` marks one that had to change."""
+    clean = _UNSAFE_CHARS.sub("_", text[:_MAX_MESSAGE])
+    if clean != text or not clean or clean[0].isdigit() or clean.lower() in _RESERVED:
+        return prefix + clean
+    return clean
+
+
+def _placeholder(kind: str, path: str) -> str:
+    """An identifier standing in for something unknown, e.g. ``__macro__dbt_utils__foo__``."""
+    parts = [_UNSAFE_CHARS.sub("_", part) for part in path[:_MAX_MESSAGE].split(".")]
+    return "__" + kind + "__" + "__".join(part for part in parts if part) + "__"
+
+
+def _is_safe_name(value: object) -> bool:
+    return isinstance(value, str) and _SAFE_NAME.match(value) is not None
+
+
+# --- objects a template can see ----------------------------------------------------------------
+
+
+class _Stub:
+    """Base of every object a template can see: the sandbox lets it read only ``_public``."""
+
+    _public: ClassVar[frozenset[str]] = frozenset()
+    _label: ClassVar[str] = "object"
+
+    def _sandbox_allows(self, attr: str) -> bool:
+        return attr in self._public
+
+    def _path(self) -> str:
+        return self._label
+
+
+class _RelationRef(_Stub):
+    """What ref()/source()/this return: prints as its SQL identifier."""
+
+    _public = frozenset(
+        {"identifier", "name", "table", "schema", "database", "type", "is_table", "is_view"}
+        | {"is_cte", "render", "include", "quote", "incorporate"}
+    )
+    _label = "relation"
+
+    def __init__(self, sql: str, name: str, schema: str) -> None:
+        self._sql = sql
+        self.identifier = name
+        self.name = name
+        self.table = name
+        self.schema = schema
+        self.database = "analytics"
+        self.type = "table"
+        self.is_table = True
+        self.is_view = False
+        self.is_cte = False
+
+    def __str__(self) -> str:
+        return self._sql
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _RelationRef):
+            return self._sql == other._sql
+        return isinstance(other, str) and other == self._sql
+
+    def __hash__(self) -> int:
+        return hash(self._sql)
+
+    def render(self) -> str:
+        return self._sql
+
+    def include(self, *args: Any, **kwargs: Any) -> _RelationRef:
+        return self
+
+    def quote(self, *args: Any, **kwargs: Any) -> _RelationRef:
+        return self
+
+    def incorporate(self, *args: Any, **kwargs: Any) -> _RelationRef:
+        return self
+
+
+class _Target(_Stub):
+    _public = frozenset(
+        {"type", "name", "target_name", "schema", "database", "threads", "profile_name", "user"}
+    )
+    _label = "target"
+
+    def __init__(self, target_type: str) -> None:
+        self.type = target_type
+        self.name = "dev"
+        self.target_name = "dev"
+        self.schema = "analytics"
+        self.database = "analytics"
+        self.threads = 4
+        self.profile_name = "default"
+        self.user = "semverlint"
+
+
+class _Flags(_Stub):
+    _public = frozenset({"FULL_REFRESH", "STORE_FAILURES", "WHICH", "EMPTY", "WARN_ERROR"})
+    _label = "flags"
+    FULL_REFRESH = False
+    STORE_FAILURES = False
+    WHICH = "compile"
+    EMPTY = False
+    WARN_ERROR = False
+
+
+class _FixedDatetime(_dt.datetime):
+    """A datetime whose clock is stopped at 2000-01-01 UTC, so renders are deterministic."""
+
+    @classmethod
+    def now(cls, tz: _dt.tzinfo | None = None) -> _FixedDatetime:
+        if tz is None:
+            return cls(2000, 1, 1)
+        moment = cls(2000, 1, 1, tzinfo=_dt.timezone.utc).astimezone(tz)
+        return cls.combine(moment.date(), moment.timetz())
+
+    @classmethod
+    def utcnow(cls) -> _FixedDatetime:
+        return cls(2000, 1, 1)
+
+    @classmethod
+    def today(cls) -> _FixedDatetime:
+        return cls(2000, 1, 1)
+
+
+class _FixedDate(_dt.date):
+    @classmethod
+    def today(cls) -> _FixedDate:
+        return cls(2000, 1, 1)
+
+
+class _DatetimeModule(_Stub):
+    _public = frozenset({"datetime", "date", "time", "timedelta", "timezone"})
+    _label = "modules.datetime"
+    datetime = _FixedDatetime
+    date = _FixedDate
+    time = _dt.time
+    timedelta = _dt.timedelta
+    timezone = _dt.timezone
+
+
+class _Modules(_Stub):
+    _public = frozenset({"datetime"})
+    _label = "modules"
+    datetime = _DatetimeModule()
+
+
+class _StableSet(frozenset[Any]):
+    """dbt's set(): a set whose iteration order does not depend on string hashing."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(sorted(super().__iter__(), key=repr))
+
+
+class _Placeholder(_Stub):
+    """An unknown macro: calling or printing it renders a placeholder and notes it."""
+
+    def __init__(self, rt: _Runtime, path: str) -> None:
+        self._rt = rt
+        self._name = path
+
+    def _path(self) -> str:
+        return self._name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        self._rt.note(f"unknown macro {self._name}: rendered as a placeholder")
+        return _placeholder("macro", self._name)
+
+
+class _BoundMacro(_Stub):
+    """One of the dbt / dbt_utils macros implemented here."""
+
+    def __init__(self, rt: _Runtime, path: str, impl: Callable[..., object]) -> None:
+        self._rt = rt
+        self._name = path
+        self._impl = impl
+
+    def _path(self) -> str:
+        return self._name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> object:
+        return self._impl(self._rt, *args, **kwargs)
+
+
+class _ProjectMacro(_Stub):
+    """A macro from the project's macros/, compiled on its first call (most never are).
+
+    return() inside it gives the call's value."""
+
+    _public = frozenset({"name"})
+
+    def __init__(self, rt: _Runtime, name: str, node: nodes.Macro, path: str) -> None:
+        self.name = name
+        self._rt = rt
+        self._node: nodes.Macro | None = node
+        self._file = path
+        self._macro: JinjaMacro | None = None
+        self._problem: str | None = None
+
+    def _path(self) -> str:
+        return self.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> object:
+        macro = self._macro or self._compile()
+        try:
+            return macro(*args, **kwargs)
+        except _MacroReturn as returned:
+            return returned.value
+
+    def _compile(self) -> JinjaMacro:
+        if self._node is not None:
+            node, self._node = self._node, None
+            try:
+                self._macro = self._rt.define(node)
+            except Exception as error:
+                self._problem = f"macro {self.name} in {self._file} could not be loaded: " + (
+                    _failure(error)
+                )
+        if self._macro is None:
+            raise TemplateError(self._problem)
+        return self._macro
+
+
+class _MacroNamespace(_Stub):
+    """``dbt.x``, ``dbt_utils.x``, ``<project>.x``: known macros, else placeholders."""
+
+    def __init__(self, rt: _Runtime, name: str, table: Mapping[str, Callable[..., object]]) -> None:
+        self._rt = rt
+        self._name = name
+        self._table = table
+
+    def _path(self) -> str:
+        return self._name
+
+    def _sandbox_allows(self, attr: str) -> bool:
+        return not attr.startswith("_")
+
+    def __getattr__(self, attr: str) -> object:
+        if attr.startswith("_") or attr in _JINJA_PROBES:
+            raise AttributeError(attr)
+        if self._name == self._rt.ctx.project_name and attr in self._rt.macros:
+            return self._rt.macros[attr]
+        impl = self._table.get(attr)
+        if impl is not None:
+            return _BoundMacro(self._rt, f"{self._name}.{attr}", impl)
+        return _Placeholder(self._rt, f"{self._name}.{attr}")
+
+
+# Attributes jinja and Python look up on any callable; an object answering them with a
+# value instead of AttributeError would change how jinja calls it.
+_JINJA_PROBES = frozenset(
+    {"jinja_pass_arg", "jinja_async_variant", "unsafe_callable", "alters_data"}
+)
+
+
+class _Config(_Stub):
+    """dbt's config: calls capture their keyword arguments; get/require read them back."""
+
+    _public = frozenset(
+        {"get", "require", "set", "meta_get", "meta_require"}
+        | {"persist_relation_docs", "persist_column_docs"}
+    )
+    _label = "config"
+
+    def __init__(self, rt: _Runtime) -> None:
+        self._rt = rt
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        session = self._rt.current
+        values: dict[str, object] = {}
+        for arg in args:
+            if isinstance(arg, Mapping):
+                values.update({str(key): value for key, value in arg.items()})
+            else:
+                session.note("config() got a positional argument that is not a dict: ignored")
+        values.update(kwargs)
+        for key, value in values.items():
+            _merge_config(session.config, key, _jsonable(value))
+        return ""
+
+    def get(self, name: Any, default: Any = None, validator: Any = None) -> object:
+        return self._rt.current.config.get(str(name), default)
+
+    def require(self, name: Any, validator: Any = None) -> object:
+        key = str(name)
+        config = self._rt.current.config
+        if key in config:
+            return config[key]
+        self._rt.note(f"config.require('{_short(key)}'): not set, rendered as a placeholder")
+        return _placeholder("config", key)
+
+    def set(self, name: Any, value: Any) -> str:
+        _merge_config(self._rt.current.config, str(name), _jsonable(value))
+        return ""
+
+    def meta_get(self, name: Any, default: Any = None) -> object:
+        meta = self._rt.current.config.get("meta")
+        return meta.get(str(name), default) if isinstance(meta, dict) else default
+
+    def meta_require(self, name: Any) -> object:
+        meta = self._rt.current.config.get("meta")
+        if isinstance(meta, dict) and str(name) in meta:
+            return meta[str(name)]
+        self._rt.note(f"config.meta_require('{_short(name)}'): not set, rendered as a placeholder")
+        return _placeholder("config", f"meta.{name}")
+
+    def persist_relation_docs(self) -> bool:
+        return False
+
+    def persist_column_docs(self) -> bool:
+        return False
+
+
+def _merge_config(config: dict[str, object], key: str, value: object) -> None:
+    """Later config() calls win, except that tags add up and dicts merge (as in dbt)."""
+    old = config.get(key)
+    if key == "tags":
+        tags = list(old) if isinstance(old, list) else ([old] if old is not None else [])
+        for tag in value if isinstance(value, list) else [value]:
+            if tag not in tags:
+                tags.append(tag)
+        config[key] = tags
+    elif isinstance(old, dict) and isinstance(value, dict):
+        config[key] = {**old, **value}
+    else:
+        config[key] = value
+
+
+def _jsonable(value: object, depth: int = 0) -> object:
+    """A config value as JSON-like data: str, int, float, bool, None, list, dict."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (str, Undefined, _Stub)):
+        return str(value)
+    if depth > 32:
+        raise _LimitExceeded("a config value nested more than 32 deep")
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [_jsonable(item, depth + 1) for item in sorted(value, key=repr)]
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, depth + 1) for item in value]
+    return str(value)
+
+
+class _Var(_Stub):
+    _public = frozenset({"has_var"})
+    _label = "var"
+
+    def __init__(self, rt: _Runtime) -> None:
+        self._rt = rt
+
+    def __call__(self, name: Any, default: Any = _NO_DEFAULT) -> object:
+        key = str(name)
+        if key in self._rt.vars:
+            return self._rt.vars[key]
+        if default is not _NO_DEFAULT:
+            return default
+        self._rt.note(f"var {_short(key)} has no value and no default: rendered as a placeholder")
+        return _placeholder("var", key)
+
+    def has_var(self, name: Any) -> bool:
+        return str(name) in self._rt.vars
+
+
+# Adapters whose macros fall back to another adapter's before default__ (as in dbt).
+_ADAPTER_PARENTS: Mapping[str, tuple[str, ...]] = {
+    "redshift": ("postgres",),
+    "databricks": ("spark",),
+    "materialize": ("postgres",),
+}
+
+
+class _Adapter(_Stub):
+    _public = frozenset(
+        {"dispatch", "quote", "type", "get_columns_in_relation", "get_relation"}
+        | {"get_missing_columns", "already_exists", "check_schema_exists", "list_schemas"}
+        | {"list_relations_without_caching", "quote_as_configured"}
+    )
+    _label = "adapter"
+
+    def __init__(self, rt: _Runtime) -> None:
+        self._rt = rt
+
+    def dispatch(
+        self, macro_name: Any, macro_namespace: Any = None, packages: Any = None
+    ) -> object:
+        name = str(macro_name)
+        target = self._rt.ctx.target_type.lower()
+        for adapter in (target, *_ADAPTER_PARENTS.get(target, ()), "default"):
+            found = self._rt.macros.get(f"{adapter}__{name}")
+            if found is not None:
+                return found
+        namespace = macro_namespace if isinstance(macro_namespace, str) else None
+        impl = _PACKAGE_MACROS.get(namespace or "dbt", {}).get(name) or _CROSS_DB.get(name)
+        path = f"{namespace}.{name}" if namespace else name
+        if impl is not None:
+            return _BoundMacro(self._rt, path, impl)
+        return _Placeholder(self._rt, path)
+
+    def quote(self, identifier: Any) -> str:
+        quote = "`" if self._rt.ctx.target_type.lower() in _BACKTICK_ADAPTERS else '"'
+        return f"{quote}{identifier}{quote}"
+
+    def quote_as_configured(self, identifier: Any, quote_key: Any = None) -> str:
+        return str(identifier)
+
+    def type(self) -> str:
+        return self._rt.ctx.target_type
+
+    def get_columns_in_relation(self, relation: Any) -> list[object]:
+        self._rt.note("adapter.get_columns_in_relation needs the database: returned no columns")
+        return []
+
+    def get_missing_columns(self, *args: Any) -> list[object]:
+        return []
+
+    def get_relation(self, *args: Any, **kwargs: Any) -> None:
+        self._rt.note("adapter.get_relation needs the database: returned none")
+
+    def already_exists(self, *args: Any) -> bool:
+        return False
+
+    def check_schema_exists(self, *args: Any) -> bool:
+        return False
+
+    def list_schemas(self, *args: Any) -> list[object]:
+        return []
+
+    def list_relations_without_caching(self, *args: Any) -> list[object]:
+        return []
+
+
+_BACKTICK_ADAPTERS = frozenset({"bigquery", "databricks", "spark", "mysql", "clickhouse"})
+
+
+class _Exceptions(_Stub):
+    """dbt's exceptions: each records a diagnostic and renders nothing (never aborts)."""
+
+    _public = frozenset(
+        {"raise_compiler_error", "warn", "raise_not_implemented", "raise_fail_fast_error"}
+        | {"raise_database_error", "raise_dependency_error", "raise_contract_error"}
+    )
+    _label = "exceptions"
+
+    def __init__(self, rt: _Runtime) -> None:
+        self._rt = rt
+
+    def _record(self, kind: str, message: object) -> str:
+        self._rt.note(f"exceptions.{kind}: {_short(message)}")
+        return ""
+
+    def raise_compiler_error(self, msg: Any = "", node: Any = None) -> str:
+        return self._record("raise_compiler_error", msg)
+
+    def warn(self, msg: Any = "", node: Any = None) -> str:
+        return self._record("warn", msg)
+
+    def raise_not_implemented(self, msg: Any = "") -> str:
+        return self._record("raise_not_implemented", msg)
+
+    def raise_fail_fast_error(self, msg: Any = "", node: Any = None) -> str:
+        return self._record("raise_fail_fast_error", msg)
+
+    def raise_database_error(self, msg: Any = "") -> str:
+        return self._record("raise_database_error", msg)
+
+    def raise_dependency_error(self, msg: Any = "") -> str:
+        return self._record("raise_dependency_error", msg)
+
+    def raise_contract_error(self, *args: Any) -> str:
+        return self._record("raise_contract_error", " ".join(map(str, args)))
+
+
+class _Builtins(_Stub):
+    """dbt's builtins: the original ref/source/config, for projects that override them."""
+
+    _public = frozenset({"ref", "source", "config"})
+    _label = "builtins"
+
+    def __init__(self, rt: _Runtime) -> None:
+        self.ref = rt.ref
+        self.source = rt.source
+        self.config = rt.config
+
+
+# --- the runtime: dbt's functions, bound to the current render ---------------------------------
+
+# Names a project macro may not replace: semverlint's stubs are what make rendering safe
+# and both is_incremental() branches visible.
+_PROTECTED = frozenset(
+    {"config", "var", "env_var", "is_incremental", "return", "adapter", "target", "this"}
+    | {"execute", "exceptions", "modules", "builtins", "flags"}
+)
+
+
+class _Runtime:
+    """The sandbox and the dbt context; the session is set for the duration of one render."""
+
+    def __init__(self, ctx: RenderContext, limits: Limits) -> None:
+        self.ctx = ctx
+        self.limits = limits
+        self.session: _Session | None = None
+        self.vars: dict[str, object] = dict(ctx.vars)
+        self.macros: dict[str, _ProjectMacro] = {}
+        self.config = _Config(self)
+        self.env = _Sandbox(self, _undefined_class(self))
+        self.namespace = self._namespace()
+
+    @property
+    def current(self) -> _Session:
+        # Outside a render (jinja folding constants at compile time) a throwaway session.
+        return self.session or _Session(self.limits, incremental=False)
+
+    def note(self, message: str) -> None:
+        self.current.note(message)
+
+    def _namespace(self) -> dict[str, object]:
+        env = self.env
+        ns: dict[str, object] = {
+            name: value for name, value in env.globals.items() if name != "lipsum"
+        }
+        ns.update({name: _BoundMacro(self, name, impl) for name, impl in _CROSS_DB.items()})
+        ns.update({name: _BoundMacro(self, name, impl) for name, impl in _DBT_GLOBALS.items()})
+        ns.update(
+            {
+                "ref": self.ref,
+                "source": self.source,
+                "config": self.config,
+                "var": _Var(self),
+                "env_var": self.env_var,
+                "is_incremental": self.is_incremental,
+                "return": self.return_,
+                "this": _RelationRef("__this__", "__this__", "analytics"),
+                "target": _Target(self.ctx.target_type),
+                "adapter": _Adapter(self),
+                "exceptions": _Exceptions(self),
+                "modules": _Modules(),
+                "flags": _Flags(),
+                "builtins": _Builtins(self),
+                "execute": False,
+                "graph": {
+                    "nodes": {},
+                    "sources": {},
+                    "exposures": {},
+                    "metrics": {},
+                    "groups": {},
+                    "semantic_models": {},
+                    "saved_queries": {},
+                },
+                "invocation_id": "00000000-0000-0000-0000-000000000000",
+                "run_started_at": _FixedDatetime(2000, 1, 1, tzinfo=_dt.timezone.utc),
+                "dbt_version": "1.8.0",
+                "project_name": self.ctx.project_name,
+                "database": "analytics",
+                "schema": "analytics",
+                "selected_resources": [],
+                "set": _StableSet,
+                "set_strict": _StableSet,
+                "zip": _zip,
+                "zip_strict": _zip,
+                "tojson": _tojson,
+                "fromjson": _fromjson,
+                "local_md5": _local_md5,
+            }
+        )
+        for package, table in _PACKAGE_MACROS.items():
+            ns[package] = _MacroNamespace(self, package, table)
+        ns[self.ctx.project_name] = _MacroNamespace(self, self.ctx.project_name, _CROSS_DB)
+        return ns
+
+    # -- compiling and running templates
+
+    def compile_model(self, text: str) -> tuple[Template | None, str]:
+        """The model's compiled template, or None and why not."""
+        self.session = _Session(self.limits, incremental=False)
+        try:
+            tree = self.env.parse(text)
+            return self.env.from_string(self.harden(tree)), ""
+        except TemplateSyntaxError as error:
+            return None, f"template could not be parsed: line {error.lineno}: {_short(error)}"
+        except Exception as error:  # a template must never crash the tool
+            return None, f"template could not be parsed: {type(error).__name__}: {_short(error)}"
+        finally:
+            self.session = None
+
+    def harden(self, tree: nodes.Template) -> nodes.Template:
+        hardened = _Harden(_Guards.identifier).visit(tree)
+        assert isinstance(hardened, nodes.Template)
+        hardened.set_environment(self.env)
+        return hardened
+
+    def run(self, template: Template, *, incremental: bool) -> tuple[_Session, str | None]:
+        """Render once; the SQL, or None and a diagnostic in the session."""
+        session = _Session(self.limits, incremental=incremental)
+        self.session = session
+        try:
+            context = template.new_context(self.namespace, shared=True)
+            chunks: list[str] = []
+            size = 0
+            for chunk in template.root_render_func(context):
+                size += len(chunk)
+                if size > self.limits.max_output_chars:
+                    raise _LimitExceeded(
+                        f"output larger than {self.limits.max_output_chars} characters"
+                    )
+                chunks.append(chunk)
+            return session, "".join(chunks)
+        except Exception as error:  # a template must never crash the tool
+            session.note(_failure(error))
+            return session, None
+        finally:
+            self.session = None
+
+    def load_macros(self) -> list[str]:
+        """Define the project's macros; the problems found, as diagnostics."""
+        problems: list[str] = []
+        defined_in: dict[str, str] = {}
+        self.session = _Session(self.limits, incremental=False)
+        try:
+            for macro in sorted(self.ctx.macros, key=lambda m: m.path):
+                for name, defined in self._load_file(macro, problems):
+                    if name in _PROTECTED:
+                        problems.append(
+                            f"{macro.path}: macro {name} is ignored: "
+                            f"semverlint keeps its own {name}"
+                        )
+                        continue
+                    if name in defined_in:
+                        problems.append(
+                            f"macro {name} is defined in {defined_in[name]} and {macro.path}: "
+                            f"using {macro.path}"
+                        )
+                    defined_in[name] = macro.path
+                    self.macros[name] = defined
+                    self.namespace[name] = defined
+        finally:
+            self.session = None
+        return problems
+
+    def _load_file(self, macro: Macro, problems: list[str]) -> list[tuple[str, _ProjectMacro]]:
+        # Like dbt, each top-level {% macro %} block is compiled on its own (on first use),
+        # so that every call between macros goes through the shared namespace and
+        # return() works; other top-level text is ignored, never run.
+        try:
+            tree = self.env.parse(macro.text)
+        except TemplateSyntaxError as error:
+            problems.append(
+                f"{macro.path}: macro file could not be parsed: line {error.lineno}: "
+                f"{_short(error)}"
+            )
+            return []
+        except Exception as error:
+            problems.append(
+                f"{macro.path}: macro file could not be parsed: {type(error).__name__}: "
+                f"{_short(error)}"
+            )
+            return []
+        return [
+            (node.name, _ProjectMacro(self, node.name, node, macro.path))
+            for node in tree.body
+            if isinstance(node, nodes.Macro)
+        ]
+
+    def define(self, node: nodes.Macro) -> JinjaMacro:
+        """Compile one {% macro %} block on its own and return the macro it defines."""
+        template = self.env.from_string(self.harden(nodes.Template([node], lineno=node.lineno)))
+        context = template.new_context(self.namespace, shared=True)
+        for _ in template.root_render_func(context):
+            pass
+        defined = context.vars.get(node.name)
+        if not isinstance(defined, JinjaMacro):
+            raise TypeError("the block did not define a macro")
+        return defined
+
+    # -- dbt's functions
+
+    def ref(self, *args: Any, **kwargs: Any) -> object:
+        version = kwargs.pop("v", kwargs.pop("version", None))
+        if kwargs or len(args) not in (1, 2):
+            self.note(
+                "ref() takes a model name, an optional package and v=: rendered as a placeholder"
+            )
+            return _placeholder("ref", ".".join(map(str, args)))
+        name = str(args[-1])
+        package = str(args[0]) if len(args) == 2 else None
+        if package == self.ctx.project_name:
+            package = None
+        relation = Relation("ref", name, package, None if version is None else str(version))
+        base = name if relation.version is None else f"{name}_v{relation.version}"
+        ident = _sql_name(base if package is None else f"{package}__{base}", "__ref__")
+        _add_relation(self.current.relations, ident, relation, self.current.notes)
+        return _RelationRef(ident, name, "analytics")
+
+    def source(self, *args: Any, **kwargs: Any) -> object:
+        if kwargs or len(args) != 2:
+            self.note("source() takes a source name and a table name: rendered as a placeholder")
+            return _placeholder("source", ".".join(map(str, args)))
+        source_name, table = str(args[0]), str(args[1])
+        relation = Relation("source", table, source_name)
+        ident = _sql_name(f"{source_name}__{table}", "__source__")
+        _add_relation(self.current.relations, ident, relation, self.current.notes)
+        return _RelationRef(ident, table, source_name)
+
+    def env_var(self, name: Any, default: Any = None) -> object:
+        # The real environment is never read: it may hold secrets, and it is not the repo's.
+        if default is not None:
+            return default
+        self.note(
+            f"env_var {_short(name)} has no default: rendered as a placeholder "
+            "(the environment is never read)"
+        )
+        return _placeholder("env_var", str(name))
+
+    def is_incremental(self) -> bool:
+        session = self.current
+        session.asked_incremental = True
+        return session.incremental
+
+    def return_(self, value: Any = "") -> NoReturn:
+        raise _MacroReturn(value)
+
+
+def _failure(error: Exception) -> str:
+    """The diagnostic for a render that stopped."""
+    if isinstance(error, _MacroReturn):
+        return "return() used outside a macro"
+    if isinstance(error, SecurityError):
+        return f"template could not be rendered safely: {_short(error)}"
+    if isinstance(error, _LimitExceeded):
+        return f"rendering stopped: {error}"
+    if isinstance(error, RecursionError):
+        return "rendering stopped: recursion too deep (a macro or loop calls itself without end)"
+    if isinstance(error, MemoryError):
+        return "rendering stopped: out of memory"
+    if isinstance(error, TemplateError):
+        return f"template could not be rendered: {_short(error)}"
+    return f"template could not be rendered: {type(error).__name__}: {_short(error)}"
+
+
+def _undefined_class(rt: _Runtime) -> type[Undefined]:
+    """An Undefined that renders a placeholder, records a diagnostic, and chains."""
+
+    class _Lenient(Undefined):
+        __slots__ = ()
+
+        def _path(self) -> str:
+            owner = self._undefined_obj
+            name = str(self._undefined_name)
+            if isinstance(owner, (_Lenient, _Stub)):
+                return f"{owner._path()}.{name}"
+            if owner is missing or owner is None:
+                return name
+            try:
+                return f"{type(owner).__name__}.{name}"
+            except Exception:
+                return name
+
+        def __str__(self) -> str:
+            path = self._path()
+            rt.note(f"undefined name {_short(path)}: rendered as a placeholder")
+            return _placeholder("undefined", path)
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_") or name in _JINJA_PROBES:
+                raise AttributeError(name)
+            return _Lenient(obj=self, name=name)
+
+        def __getitem__(self, key: Any) -> Any:
+            if isinstance(key, str) and key.startswith("_"):
+                raise SecurityError(f"access to {key!r} of an undefined value is unsafe")
+            return _Lenient(obj=self, name=str(key))
+
+        def __call__(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
+            path = self._path()
+            rt.note(f"unknown macro {_short(path)}: rendered as a placeholder")
+            return _placeholder("macro", path)
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter(())
+
+    return _Lenient
+
+
+def _zip(*args: Any) -> list[tuple[Any, ...]]:
+    return list(zip(*args, strict=False))
+
+
+def _tojson(value: Any, default: Any = None, sort_keys: bool = False) -> object:
+    try:
+        return json.dumps(value, sort_keys=bool(sort_keys), default=str)
+    except (TypeError, ValueError):
+        return default
+
+
+def _fromjson(text: Any, default: Any = None) -> object:
+    try:
+        return json.loads(str(text))
+    except ValueError:
+        return default
+
+
+def _local_md5(text: Any) -> str:
+    return hashlib.md5(str(text).encode(), usedforsecurity=False).hexdigest()
+
+
+# --- the sandbox --------------------------------------------------------------------------------
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox, with budgets on work and on the size of what is built."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, rt: _Runtime, undefined: type[Undefined]) -> None:
+        super().__init__(
+            autoescape=False,
+            undefined=undefined,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", _Guards],
+            keep_trailing_newline=True,
+            cache_size=0,
+            optimized=False,  # no constant folding: nothing runs while compiling
+        )
+        self._rt = rt
+        self.globals.pop("lipsum", None)
+        self.filters.pop("random", None)  # not deterministic
+        self.filters = {name: _guard_filter(name, f, rt) for name, f in self.filters.items()}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, _Stub):
+            return not attr.startswith("_") and obj._sandbox_allows(attr)
+        return super().is_safe_attribute(obj, attr, value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if attribute.startswith("_"):
+            return self._private(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(argument, str) and argument.startswith("_"):
+            return self._private(obj, argument)
+        return super().getitem(obj, argument)
+
+    def _private(self, obj: Any, name: str) -> Any:
+        # A key of a dict may start with "_"; an attribute never may, even a missing one.
+        try:
+            return obj[name]
+        except (TypeError, LookupError):
+            self.unsafe_undefined(obj, name)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
+        # jinja would return an Undefined that raises only when used; raise at once.
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        session = self._rt.current
+        session.tick()
+        args = _check_call(obj, args, kwargs, self._rt.limits)
+        result = super().call(context, obj, *args, **kwargs)
+        session.check(result)
+        return result
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        session = self._rt.current
+        session.tick()
+        _check_binop(operator, left, right, self._rt.limits)
+        result = self.binop_table[operator](left, right)
+        session.check(result)
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        _check_format(str(value.__self__), self._rt.limits)
+        rt = self._rt
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            result = formatter(*args, **kwargs)
+            rt.current.check(result)
+            return result
+
+        return checked
+
+
+class _Guards(Extension):
+    """Skips dbt-only blocks (materialization, test, docs) and hosts the guards the
+    hardened template calls: ``out`` for every output, ``each`` for every loop,
+    ``sized`` for every literal list, dict and concatenation."""
+
+    tags = {"materialization", "test", "data_test", "docs", "snapshot"}  # noqa: RUF012
+
+    def parse(self, parser: Parser) -> list[nodes.Node]:
+        tag = next(parser.stream)
+        while parser.stream.current.type != "block_end":
+            next(parser.stream)
+        body = parser.parse_statements((f"name:end{tag.value}",), drop_needle=True)
+        # A snapshot's body is its SQL; the other blocks are not part of a model.
+        return list(body) if tag.value == "snapshot" else []
+
+    @property
+    def _rt(self) -> _Runtime:
+        environment = self.environment
+        assert isinstance(environment, _Sandbox)
+        return environment._rt
+
+    def out(self, value: Any) -> str:
+        session = self._rt.current
+        session.tick()
+        if not isinstance(value, str):
+            session.check(value)
+        text = str(value)
+        session.check(text)
+        return text
+
+    def each(self, iterable: Any) -> Any:
+        return _Steps(iterable, self._rt.current)
+
+    def sized(self, value: Any) -> Any:
+        session = self._rt.current
+        session.tick()
+        session.check(value)
+        return value
+
+
+class _Steps:
+    """A loop's iterable that spends one operation per step."""
+
+    def __init__(self, iterable: Iterable[Any], session: _Session) -> None:
+        self._iterable = iterable
+        self._session = session
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self._iterable:
+            self._session.tick()
+            yield item
+
+    def __len__(self) -> int:
+        return len(self._iterable)  # type: ignore[arg-type]  # TypeError: jinja counts instead
+
+
+class _Harden(NodeTransformer):
+    """Routes outputs, loops and literal containers of a parsed template through _Guards.
+
+    The guards are reached through ``environment.extensions``, which a template cannot
+    name, so a template cannot shadow or skip them."""
+
+    def __init__(self, identifier: str) -> None:
+        self.identifier = identifier
+
+    def _guard(self, name: str, node: Any) -> nodes.Expr:
+        return nodes.Call(
+            nodes.ExtensionAttribute(self.identifier, name, lineno=node.lineno),
+            [node],
+            [],
+            None,
+            None,
+            lineno=node.lineno,
+        )
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        self.generic_visit(node)
+        node.nodes = [self._guard("out", child) for child in node.nodes]
+        return node
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = self._guard("each", node.iter)
+        return node
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        # loop(children) in a recursive for: each level's steps count too
+        if isinstance(node.node, nodes.Name) and node.node.name == "loop" and node.args:
+            node.args[0] = self._guard("each", node.args[0])
+        return node
+
+    def _sized(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        return self._guard("sized", node)
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        return self._sized(node)
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._sized(node)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._sized(node)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        if node.ctx != "load":  # an assignment target, not a value
+            self.generic_visit(node)
+            return node
+        return self._sized(node)
+
+
+# --- size checks before an operation builds something huge -------------------------------------
+
+_PRINTF_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def _too_large(limits: Limits, what: str) -> NoReturn:
+    raise _LimitExceeded(f"{what} would be larger than {limits.max_value_chars} characters")
+
+
+def _check_printf(text: str, limits: Limits) -> None:
+    for match in _PRINTF_FIELD.finditer(text):
+        for width in match.groups():
+            if width == "*" or (width and int(width) > limits.max_value_chars):
+                _too_large(limits, "a %-format result")
+
+
+def _check_format(text: str, limits: Limits) -> None:
+    fields = text.replace("{{", "").replace("}}", "")
+    if re.search(r"\{[^{}]*\{", fields):  # a width taken from an argument
+        raise SecurityError("str.format with nested replacement fields is not allowed")
+    for field in _FORMAT_FIELD.findall(fields):
+        spec = field.partition(":")[2]
+        for number in re.findall(r"\d+", spec):
+            if int(number) > limits.max_value_chars:
+                _too_large(limits, "a str.format result")
+
+
+def _check_int_op(size_bits: int, limits: Limits) -> None:
+    if size_bits > _MAX_INT_BITS:
+        raise _LimitExceeded(f"an integer larger than {_MAX_INT_BITS} bits")
+
+
+def _check_binop(operator: str, left: Any, right: Any, limits: Limits) -> None:
+    cap = limits.max_value_chars
+    ints = isinstance(left, int) and isinstance(right, int)
+    if operator == "*":
+        if ints:
+            _check_int_op(abs(left).bit_length() + abs(right).bit_length(), limits)
+        for seq, times in ((left, right), (right, left)):
+            sequence = isinstance(seq, (str, list, tuple))
+            if sequence and isinstance(times, int) and _measure(seq, cap) * times > cap:
+                _too_large(limits, "a repetition")
+    elif operator == "**":
+        if ints and right > 0 and abs(left) > 1:
+            _check_int_op(abs(left).bit_length() * right, limits)
+    elif operator == "+":
+        sequences = isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple))
+        if sequences and _measure(left, cap) + _measure(right, cap) > cap:
+            _too_large(limits, "a concatenation")
+    elif operator == "%" and isinstance(left, str):
+        _check_printf(left, limits)
+
+
+def _check_call(
+    obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> tuple[Any, ...]:
+    """Refuse str methods whose result size is set by an argument; the args to call with."""
+    if not isinstance(obj, types.BuiltinMethodType):
+        return args
+    owner = obj.__self__
+    if not isinstance(owner, (str, bytes)):
+        return args
+    cap = limits.max_value_chars
+    name = obj.__name__
+    if name in ("center", "ljust", "rjust", "zfill"):
+        width = args[0] if args else kwargs.get("width", 0)
+        if isinstance(width, int) and width > cap:
+            _too_large(limits, f"str.{name}")
+    elif name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+        if isinstance(size, int) and len(owner) + tabs * size > cap:
+            _too_large(limits, "str.expandtabs")
+    elif name == "replace" and len(args) >= 2:
+        old, new = args[0], args[1]
+        if isinstance(old, type(owner)) and isinstance(new, type(owner)):
+            text: Any = owner
+            count = text.count(old) if old else len(owner) + 1
+            if len(owner) + count * max(0, len(new) - len(old)) > cap:
+                _too_large(limits, "str.replace")
+    elif name == "join" and args:
+        items = list(args[0])
+        if len(owner) * len(items) + _measure(items, cap) > cap:
+            _too_large(limits, "str.join")
+        return (items, *args[1:])
+    return args
+
+
+def _guard_filter(name: str, func: Callable[..., Any], rt: _Runtime) -> Callable[..., Any]:
+    """``func`` with a step of budget, a size check before and after."""
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+
+    @wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        session = rt.current
+        session.tick()
+        args = _check_filter(name, args, skip, kwargs, rt.limits)
+        result = func(*args, **kwargs)
+        session.check(result)
+        return result
+
+    return guarded
+
+
+def _check_filter(
+    name: str, args: tuple[Any, ...], skip: int, kwargs: dict[str, Any], limits: Limits
+) -> tuple[Any, ...]:
+    if len(args) <= skip:
+        return args
+    cap = limits.max_value_chars
+    value, rest = args[skip], args[skip + 1 :]
+
+    def option(index: int, key: str, default: Any) -> Any:
+        return rest[index] if len(rest) > index else kwargs.get(key, default)
+
+    if name == "center":
+        width = option(0, "width", 80)
+        if isinstance(width, int) and width > cap:
+            _too_large(limits, "the center filter")
+    elif name == "indent":
+        width = option(0, "width", 4)
+        unit = width if isinstance(width, int) else len(str(width))
+        text = str(value)
+        if len(text) + unit * (text.count("\n") + 1) > cap:
+            _too_large(limits, "the indent filter")
+    elif name == "wordwrap":
+        width = option(0, "width", 79)
+        wrap = option(2, "wrapstring", None) or "\n"
+        text = str(value)
+        if (
+            isinstance(width, int)
+            and len(text) + (len(text) // max(width, 1) + 1) * len(str(wrap)) > cap
+        ):
+            _too_large(limits, "the wordwrap filter")
+    elif name == "format":
+        _check_printf(str(value), limits)
+    elif name == "replace":
+        old, new = str(option(0, "old", "")), str(option(1, "new", ""))
+        text = str(value)
+        count = text.count(old) if old else len(text) + 1
+        if len(text) + count * max(0, len(new) - len(old)) > cap:
+            _too_large(limits, "the replace filter")
+    elif name == "join":
+        items = list(value)
+        separator = str(option(0, "d", ""))
+        if len(separator) * len(items) + _measure(items, cap) > cap:
+            _too_large(limits, "the join filter")
+        return (*args[:skip], items, *rest)
+    elif name in ("int", "float") and isinstance(value, str) and len(value) > 4000:
+        # int() of a long string takes quadratic time
+        raise _LimitExceeded(f"the {name} filter on a string longer than 4000 characters")
+    elif name in ("batch", "slice"):
+        count = option(0, "linecount" if name == "batch" else "slices", 1)
+        if isinstance(count, int) and count > 100_000:
+            _too_large(limits, f"the {name} filter")
+    return args
+
+
+# --- dbt and dbt_utils macros implemented here -------------------------------------------------
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _adapter(rt: _Runtime) -> str:
+    return rt.ctx.target_type.lower()
+
+
+def _type_name(kind: str) -> Callable[..., object]:
+    names = {
+        "string": {
+            "bigquery": "string",
+            "databricks": "string",
+            "spark": "string",
+            "postgres": "text",
+        },
+        "timestamp": {"snowflake": "timestamp_ntz"},
+        "int": {"bigquery": "int64"},
+        "bigint": {"bigquery": "int64"},
+        "float": {"bigquery": "float64"},
+        "numeric": {"bigquery": "numeric"},
+        "boolean": {},
+    }[kind]
+    default = {
+        "string": "varchar",
+        "timestamp": "timestamp",
+        "int": "integer",
+        "bigint": "bigint",
+        "float": "float",
+        "numeric": "numeric(28,6)",
+        "boolean": "boolean",
+    }[kind]
+
+    def render(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+        return names.get(_adapter(rt), default)
+
+    return render
+
+
+_type_string = _type_name("string")
+
+
+def _current_timestamp(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return "current_timestamp()" if _adapter(rt) == "bigquery" else "current_timestamp"
+
+
+def _dateadd(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    datepart = _arg(args, kwargs, 0, "datepart", "day")
+    interval = _arg(args, kwargs, 1, "interval", 0)
+    base = _arg(args, kwargs, 2, "from_date_or_timestamp", "NULL")
+    adapter = _adapter(rt)
+    if adapter in ("postgres", "materialize"):
+        return f"{base} + ((interval '1 {datepart}') * ({interval}))"
+    if adapter == "bigquery":
+        return f"datetime_add(cast({base} as datetime), interval {interval} {datepart})"
+    if adapter == "duckdb":
+        return f"date_add({base}, interval ({interval}) {datepart})"
+    return f"dateadd({datepart}, {interval}, {base})"
+
+
+def _datediff(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    first = _arg(args, kwargs, 0, "first_date", "NULL")
+    second = _arg(args, kwargs, 1, "second_date", "NULL")
+    datepart = _arg(args, kwargs, 2, "datepart", "day")
+    if _adapter(rt) == "bigquery":
+        return f"datetime_diff(cast({second} as datetime), cast({first} as datetime), {datepart})"
+    return f"datediff({datepart}, {first}, {second})"
+
+
+def _date_trunc(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    datepart = _arg(args, kwargs, 0, "datepart", "day")
+    date = _arg(args, kwargs, 1, "date", "NULL")
+    if _adapter(rt) == "bigquery":
+        return f"timestamp_trunc(cast({date} as timestamp), {datepart})"
+    return f"date_trunc('{datepart}', {date})"
+
+
+def _fields(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _concat(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    fields = _fields(_arg(args, kwargs, 0, "fields", []))
+    if _adapter(rt) in ("postgres", "redshift", "materialize"):
+        return " || ".join(fields)
+    return f"concat({', '.join(fields)})"
+
+
+def _hash(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    field = _arg(args, kwargs, 0, "field", "NULL")
+    text = f"cast({field} as {_type_string(rt)})"
+    return f"to_hex(md5({text}))" if _adapter(rt) == "bigquery" else f"md5({text})"
+
+
+def _safe_cast(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    field = _arg(args, kwargs, 0, "field", "NULL")
+    type_ = _arg(args, kwargs, 1, "type", _type_string(rt))
+    function = {"snowflake": "try_cast", "bigquery": "safe_cast"}.get(_adapter(rt), "cast")
+    return f"{function}({field} as {type_})"
+
+
+def _cast(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    field = _arg(args, kwargs, 0, "field", "NULL")
+    type_ = _arg(args, kwargs, 1, "type", _type_string(rt))
+    return f"cast({field} as {type_})"
+
+
+def _cast_bool_to_text(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return f"cast({_arg(args, kwargs, 0, 'field', 'NULL')} as {_type_string(rt)})"
+
+
+def _any_value(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    expression = _arg(args, kwargs, 0, "expression", "NULL")
+    return f"min({expression})" if _adapter(rt) == "postgres" else f"any_value({expression})"
+
+
+def _bool_or(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    expression = _arg(args, kwargs, 0, "expression", "NULL")
+    function = {"snowflake": "boolor_agg", "bigquery": "logical_or"}.get(_adapter(rt), "bool_or")
+    return f"{function}({expression})"
+
+
+def _listagg(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    measure = _arg(args, kwargs, 0, "measure", "NULL")
+    delimiter = _arg(args, kwargs, 1, "delimiter_text", "','")
+    order_by = _arg(args, kwargs, 2, "order_by_clause", None)
+    if _adapter(rt) in ("postgres", "bigquery"):
+        return f"string_agg({measure}, {delimiter}{' ' + str(order_by) if order_by else ''})"
+    within = f" within group ({order_by})" if order_by else ""
+    return f"listagg({measure}, {delimiter}){within}"
+
+
+def _split_part(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    text = _arg(args, kwargs, 0, "string_text", "NULL")
+    delimiter = _arg(args, kwargs, 1, "delimiter_text", "','")
+    part = _arg(args, kwargs, 2, "part_number", 1)
+    if _adapter(rt) == "bigquery":
+        return f"split({text}, {delimiter})[safe_offset({part} - 1)]"
+    return f"split_part({text}, {delimiter}, {part})"
+
+
+def _last_day(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    date = _arg(args, kwargs, 0, "date", "NULL")
+    datepart = _arg(args, kwargs, 1, "datepart", "month")
+    start = _date_trunc(rt, datepart, date)
+    return f"cast({_dateadd(rt, 'day', '-1', _dateadd(rt, datepart, '1', start))} as date)"
+
+
+def _position(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    substring = _arg(args, kwargs, 0, "substring_text", "NULL")
+    text = _arg(args, kwargs, 1, "string_text", "NULL")
+    if _adapter(rt) == "bigquery":
+        return f"strpos({text}, {substring})"
+    return f"position({substring} in {text})"
+
+
+def _function(name: str, *params: str) -> Callable[..., object]:
+    def render(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+        values = [str(_arg(args, kwargs, i, param, "NULL")) for i, param in enumerate(params)]
+        return f"{name}({', '.join(values)})"
+
+    return render
+
+
+def _escape_single_quotes(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return str(_arg(args, kwargs, 0, "expression", "")).replace("'", "''")
+
+
+def _string_literal(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return "'" + str(_arg(args, kwargs, 0, "value", "")).replace("'", "''") + "'"
+
+
+def _nothing(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return ""
+
+
+def _log(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    return ""
+
+
+def _run_query(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    rt.note("run_query needs the database: returned none")
+    return None
+
+
+def _statement(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    rt.note("statement blocks need the database: rendered nothing")
+    return ""
+
+
+def _load_result(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    rt.note("load_result needs the database: returned none")
+    return None
+
+
+# Cross-database macros from dbt's global project: bare (``type_string()``), as
+# ``dbt.type_string()``, and (older versions) as ``dbt_utils.type_string()``.
+_CROSS_DB: Mapping[str, Callable[..., object]] = {
+    "current_timestamp": _current_timestamp,
+    "current_timestamp_backcompat": _current_timestamp,
+    "current_timestamp_in_utc_backcompat": _current_timestamp,
+    "type_string": _type_string,
+    "type_timestamp": _type_name("timestamp"),
+    "type_int": _type_name("int"),
+    "type_bigint": _type_name("bigint"),
+    "type_float": _type_name("float"),
+    "type_numeric": _type_name("numeric"),
+    "type_boolean": _type_name("boolean"),
+    "dateadd": _dateadd,
+    "datediff": _datediff,
+    "date_trunc": _date_trunc,
+    "concat": _concat,
+    "hash": _hash,
+    "safe_cast": _safe_cast,
+    "cast": _cast,
+    "cast_bool_to_text": _cast_bool_to_text,
+    "any_value": _any_value,
+    "bool_or": _bool_or,
+    "listagg": _listagg,
+    "split_part": _split_part,
+    "last_day": _last_day,
+    "position": _position,
+    "length": _function("length", "expression"),
+    "right": _function("right", "string_text", "length_expression"),
+    "replace": _function("replace", "field", "old_chars", "new_chars"),
+    "escape_single_quotes": _escape_single_quotes,
+    "string_literal": _string_literal,
+}
+
+# dbt's own functions that are not cross-database SQL.
+_DBT_GLOBALS: Mapping[str, Callable[..., object]] = {
+    "log": _log,
+    "print": _log,
+    "run_query": _run_query,
+    "statement": _statement,
+    "load_result": _load_result,
+    "store_result": _nothing,
+    "store_raw_result": _nothing,
+    "set_sql_header": _nothing,
+}
+
+
+def _surrogate_key(null_value: str) -> Callable[..., object]:
+    def render(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+        fields = _fields(args[0]) if len(args) == 1 else [str(arg) for arg in args]
+        fields = fields or _fields(kwargs.get("field_list", []))
+        default = null_value
+        if rt.vars.get("surrogate_key_treat_nulls_as_empty_strings"):
+            default = ""
+        parts: list[str] = []
+        for i, field in enumerate(fields):
+            if i:
+                parts.append("'-'")
+            parts.append(f"coalesce(cast({field} as {_type_string(rt)}), '{default}')")
+        if not parts:
+            return _Placeholder(rt, "dbt_utils.generate_surrogate_key")()
+        inner = _concat(rt, parts) if len(parts) > 1 else parts[0]
+        return _hash(rt, inner)
+
+    return render
+
+
+def _except_list(rt: _Runtime, macro: str, names: Any) -> list[str]:
+    columns: list[str] = []
+    for name in names if isinstance(names, (list, tuple)) else [names] if names else []:
+        if _is_safe_name(name):
+            columns.append(str(name))
+        else:
+            rt.note(f"{macro}: column {_short(name)} is not a plain identifier: not excluded")
+    return columns
+
+
+def _star(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    relation_alias = _arg(args, kwargs, 1, "relation_alias", False)
+    excluded = _except_list(rt, "dbt_utils.star", _arg(args, kwargs, 2, "except", []))
+    if any(_arg(args, kwargs, i, key, "") for i, key in ((3, "prefix"), (4, "suffix"))) or (
+        kwargs.get("aliases")
+    ):
+        rt.note("dbt_utils.star: prefix, suffix and aliases rename columns the SQL cannot show")
+    star = "*"
+    if relation_alias:
+        if _is_safe_name(relation_alias):
+            star = f"{relation_alias}.*"
+        else:
+            rt.note(f"dbt_utils.star: relation_alias {_short(relation_alias)} is not an identifier")
+    return f"{star} EXCEPT ({', '.join(excluded)})" if excluded else star
+
+
+def _union_relations(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    relations = _arg(args, kwargs, 0, "relations", [])
+    include = _except_list(rt, "dbt_utils.union_relations", _arg(args, kwargs, 2, "include", []))
+    exclude = _except_list(rt, "dbt_utils.union_relations", _arg(args, kwargs, 3, "exclude", []))
+    source_column = _arg(args, kwargs, 4, "source_column_name", "_dbt_source_relation")
+    where = _arg(args, kwargs, 5, "where", None)
+    if not isinstance(relations, (list, tuple)) or not relations:
+        return _Placeholder(rt, "dbt_utils.union_relations")()
+    rt.note(
+        "dbt_utils.union_relations: the columns of the result depend on the relations "
+        "unioned (open)"
+    )
+    columns = ", ".join(include) if include else "*"
+    if exclude and not include:
+        columns += f" EXCEPT ({', '.join(exclude)})"
+    selects: list[str] = []
+    for relation in relations:
+        label = str(relation).replace("'", "''")
+        source = ""
+        if source_column and _is_safe_name(source_column):
+            source = f"cast('{label}' as {_type_string(rt)}) as {source_column}, "
+        filter_ = f" where {where}" if where else ""
+        selects.append(f"select {source}{columns} from {relation}{filter_}")
+    return "\n\nunion all\n\n".join(selects)
+
+
+def _date_spine(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    datepart = _arg(args, kwargs, 0, "datepart", "day")
+    start = _arg(args, kwargs, 1, "start_date", "NULL")
+    if not _is_safe_name(datepart):
+        return _Placeholder(rt, "dbt_utils.date_spine")()
+    return f"select cast({start} as date) as date_{datepart}"
+
+
+def _safe_arithmetic(operator: str) -> Callable[..., object]:
+    def render(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+        fields = _fields(args[0]) if len(args) == 1 else [str(arg) for arg in args]
+        fields = fields or _fields(kwargs.get("field_list", []))
+        return f" {operator} ".join(f"coalesce({field}, 0)" for field in fields) or "0"
+
+    return render
+
+
+def _safe_divide(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    numerator = _arg(args, kwargs, 0, "numerator", "NULL")
+    denominator = _arg(args, kwargs, 1, "denominator", "NULL")
+    return f"( {numerator} ) / nullif( ( {denominator} ), 0)"
+
+
+def _group_by(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+    count = _arg(args, kwargs, 0, "n", 0)
+    if not isinstance(count, int) or not 0 < count <= 1000:
+        return _Placeholder(rt, "dbt_utils.group_by")()
+    return "group by " + ", ".join(str(i) for i in range(1, count + 1))
+
+
+def _needs_database(
+    macro: str, result: Callable[[Any, dict[str, Any]], object]
+) -> Callable[..., object]:
+    def render(rt: _Runtime, *args: Any, **kwargs: Any) -> object:
+        rt.note(f"dbt_utils.{macro} needs the database: used its default")
+        return result(args, kwargs)
+
+    return render
+
+
+def _column_values_default(args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+    default = _arg(args, kwargs, 4, "default", None)
+    return [] if default is None else default
+
+
+_DBT_UTILS: Mapping[str, Callable[..., object]] = {
+    **_CROSS_DB,
+    "generate_surrogate_key": _surrogate_key("_dbt_utils_surrogate_key_null_"),
+    "surrogate_key": _surrogate_key(""),
+    "star": _star,
+    "union_relations": _union_relations,
+    "date_spine": _date_spine,
+    "safe_add": _safe_arithmetic("+"),
+    "safe_subtract": _safe_arithmetic("-"),
+    "safe_divide": _safe_divide,
+    "group_by": _group_by,
+    "get_column_values": _needs_database("get_column_values", _column_values_default),
+    "get_filtered_columns_in_relation": _needs_database(
+        "get_filtered_columns_in_relation", lambda args, kwargs: []
+    ),
+    "get_relations_by_pattern": _needs_database("get_relations_by_pattern", lambda a, k: []),
+    "get_relations_by_prefix": _needs_database("get_relations_by_prefix", lambda a, k: []),
+    "get_single_value": _needs_database(
+        "get_single_value", lambda args, kwargs: _arg(args, kwargs, 1, "default", None)
+    ),
+    "get_query_results_as_dict": _needs_database("get_query_results_as_dict", lambda a, k: {}),
+}
+
+# Namespaced macros: ``dbt.x`` and ``dbt_utils.x``; any other package is unknown.
+_PACKAGE_MACROS: Mapping[str, Mapping[str, Callable[..., object]]] = {
+    "dbt": {**_CROSS_DB, **_DBT_GLOBALS},
+    "dbt_utils": _DBT_UTILS,
+}
