@@ -10,6 +10,7 @@ from typing import Protocol
 
 from semverlint.bump import Bump
 from semverlint.classify import classify
+from semverlint.lineage import versioning_violations, with_impact
 from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
 from semverlint.differ import diff_interfaces
 from semverlint.discover import CONFIG_MARKER, DBT_MARKER, ProjectRef, discover, files_of
@@ -129,10 +130,12 @@ def compare_projects(
     catalogue: Catalogue,
     options: Options,
 ) -> tuple[ProjectReport, ...]:
-    reports = []
-    for path in sorted(base.keys() | head.keys()):
-        reports.append(compare_project(base.get(path), head.get(path), catalogue, options))
-    return tuple(reports)
+    heads = tuple(p.interface for p in head.values() if p.interface is not None)
+    bases = tuple(p.interface for p in base.values() if p.interface is not None)
+    return tuple(
+        compare_project(base.get(path), head.get(path), catalogue, options, heads, bases)
+        for path in sorted(base.keys() | head.keys())
+    )
 
 
 def compare_project(
@@ -140,6 +143,8 @@ def compare_project(
     head: LoadedProject | None,
     catalogue: Catalogue,
     options: Options,
+    heads: tuple[Interface, ...] = (),
+    bases: tuple[Interface, ...] = (),
 ) -> ProjectReport:
     some = head or base
     assert some is not None
@@ -150,8 +155,10 @@ def compare_project(
         posixpath.basename(some.ref.path) if some.ref.path != "." else ".", some.ref.path, some.ref.kind
     )
     dialect = config.dialect or project.dialect
-    deltas = diff_interfaces(base_if, head_if, type_judge(dialect))
+    deltas = diff_interfaces(base_if, head_if, type_judge(dialect), options.today.isoformat())
     changes, config_diagnostics = classify(deltas, catalogue, config, options.today)
+    changes = with_impact(changes, project.name, head_if, heads, bases)
+    version_reasons = versioning_violations(changes, head_if)
     diagnostics = _diagnostics(base, head) + config_diagnostics
     unanalysed = tuple(
         sorted({d.model or d.path or "?" for d in diagnostics if d.level == "error"})
@@ -163,6 +170,7 @@ def compare_project(
         head_if.project.version if head_if else None,
         Policy(fail_on=fail_on, strict=options.strict or config.strict),
         unanalysed,
+        version_reasons,
     )
     return ProjectReport(
         name=project.name,

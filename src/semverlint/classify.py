@@ -74,6 +74,7 @@ def render_message(template: str, delta: Delta) -> str:
         model=delta.model,
         column=delta.column or "",
         target=f"{delta.model}.{delta.column}" if delta.column else delta.model,
+        detail=delta.detail or "",
         before=render_value(delta.before),
         after=render_value(delta.after),
     )
@@ -106,6 +107,7 @@ def classify(
                 rule_bump=rule_bump,
                 note=note,
                 ignored=_ignored(config.ignore, rule.id, delta, today),
+                via=delta.via,
             )
         )
     return tuple(changes), tuple(expired_ignores(config.ignore, today))

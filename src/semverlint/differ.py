@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from semverlint.interface import ACCESS_ORDER, Column, Interface, Model
@@ -28,6 +28,9 @@ DELTA_KINDS = frozenset(
         "model-version-added",
         "model-version-removed",
         "latest-version-moved",
+        "latest-version-moved-compatibly",
+        "model-version-retired",
+        "upstream-column-removed",
         "grain-changed",
         "primary-key-added",
         "primary-key-removed",
@@ -71,10 +74,18 @@ class Delta:
     line: int | None = None
     access: str = "protected"
     queryable: bool = True
+    # Lineage chain, origin first, for a change that arrived from upstream models.
+    via: tuple[str, ...] = ()
+    detail: str | None = None
 
 
-def diff_interfaces(base: Interface | None, head: Interface | None, judge: TypeJudge) -> tuple[Delta, ...]:
-    """All deltas between two states of one project, sorted for deterministic output."""
+def diff_interfaces(
+    base: Interface | None, head: Interface | None, judge: TypeJudge, today: str = "9999-12-31"
+) -> tuple[Delta, ...]:
+    """All deltas between two states of one project, sorted for deterministic output.
+
+    `today` (ISO date) decides whether a removed model version was past its deprecation date.
+    """
     before = {m.key: m for m in (base.models if base else ()) if m.enabled}
     after = {m.key: m for m in (head.models if head else ()) if m.enabled}
     disabled_after = {m.key: m for m in (head.models if head else ()) if not m.enabled}
@@ -91,14 +102,52 @@ def diff_interfaces(base: Interface | None, head: Interface | None, judge: TypeJ
             continue
         if model.key in disabled_after:
             deltas.append(_delta("model-disabled", disabled_after[model.key], before=True, after=False))
+        elif model.version is not None:
+            retired = model.deprecation_date is not None and model.deprecation_date <= today
+            kind = "model-version-retired" if retired else "model-version-removed"
+            deltas.append(_delta(kind, model, anchor=model, before=model.version))
         else:
             deltas.append(_delta("model-removed", model, anchor=model, before=model.name))
     for model in added:
         if model.key not in renamed_new:
-            deltas.append(_delta("model-added", model, after=model.name))
+            kind = "model-version-added" if model.version is not None else "model-added"
+            deltas.append(_delta(kind, model, after=model.version or model.name))
     for key in sorted(before.keys() & after.keys()):
         deltas.extend(diff_models(before[key], after[key], judge))
-    return tuple(sorted(deltas, key=_order))
+    deltas.extend(_diff_latest(before, after, judge))
+    if head is not None:
+        deltas.extend(_broken_reads(base, head))
+    return tuple(sorted(_with_lineage(deltas, base, head), key=_order))
+
+
+def _with_lineage(deltas: list[Delta], base: Interface | None, head: Interface | None) -> list[Delta]:
+    """Mark column changes that arrived from upstream with the chain of models they came through."""
+    by_column: dict[tuple[str, str], Delta] = {}
+    for delta in deltas:
+        if delta.column is not None:
+            by_column.setdefault((delta.model.lower(), delta.column.lower()), delta)
+    lineage: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+    labels: dict[str, str] = {}
+    for interface in (base, head):
+        for model in interface.models if interface else ():
+            labels[model.key] = model.label.lower()
+            for column in model.columns:
+                lineage[(model.label.lower(), column.key)] = column.lineage
+
+    def chain(node: tuple[str, str], seen: frozenset[tuple[str, str]]) -> tuple[str, ...]:
+        for rel, col in lineage.get(node, ()):
+            parent = (labels.get(rel, rel), col)
+            if parent in by_column and parent not in seen:
+                return (*chain(parent, seen | {parent}), by_column[parent].model)
+        return ()
+
+    out = []
+    for delta in deltas:
+        if delta.column is not None and not delta.via:
+            via = chain((delta.model.lower(), delta.column.lower()), frozenset())
+            delta = replace(delta, via=via) if via else delta
+        out.append(delta)
+    return out
 
 
 def _order(delta: Delta) -> tuple[str, str, str, str]:
@@ -132,7 +181,7 @@ def _delta(
     line = column.line if column is not None and column.line else where.line
     return Delta(
         kind=kind,
-        model=model.name,
+        model=model.label,
         column=column.name if column is not None else None,
         before=before,
         after=after,
@@ -153,7 +202,6 @@ def diff_models(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
         kind = "contract-enforced" if new.contract_enforced else "contract-unenforced"
         yield _delta(kind, new, before=old.contract_enforced, after=new.contract_enforced)
     yield from _diff_deprecation(old, new)
-    yield from _diff_versions(old, new)
     yield from _diff_keys(old, new)
     yield from _diff_logic(old, new)
     if (old.description or "") != (new.description or ""):
@@ -202,15 +250,52 @@ def _diff_deprecation(old: Model, new: Model) -> Iterator[Delta]:
         yield _delta("deprecation-brought-forward", new, before=old.deprecation_date, after=new.deprecation_date)
 
 
-def _diff_versions(old: Model, new: Model) -> Iterator[Delta]:
-    old_v = {v.v for v in old.versions}
-    new_v = {v.v for v in new.versions}
-    for v in sorted(new_v - old_v):
-        yield _delta("model-version-added", new, after=v)
-    for v in sorted(old_v - new_v):
-        yield _delta("model-version-removed", new, before=v)
-    if old.latest_version and new.latest_version and old.latest_version != new.latest_version:
-        yield _delta("latest-version-moved", new, before=old.latest_version, after=new.latest_version)
+# Delta kinds that break a consumer by default: what makes moving `latest_version` breaking.
+BREAKING_KINDS = frozenset(
+    {
+        "column-removed", "column-renamed", "column-type-changed", "not-null-removed", "unique-removed",
+        "accepted-values-removed", "accepted-values-widened", "relationship-removed", "check-removed",
+        "primary-key-removed", "grain-changed", "contract-unenforced", "access-narrowed",
+        "model-made-ephemeral", "model-relocated", "constraints-unenforced",
+    }
+)
+
+
+def _diff_latest(before: dict[str, Model], after: dict[str, Model], judge: TypeJudge) -> Iterator[Delta]:
+    """Unpinned `ref('m')` follows latest_version: judge the move by the two versions' interfaces."""
+    old_latest = {fold_name(m): m for m in before.values() if m.version is not None and m.is_latest}
+    new_latest = {fold_name(m): m for m in after.values() if m.version is not None and m.is_latest}
+    for name in sorted(old_latest.keys() & new_latest.keys()):
+        old, new = old_latest[name], new_latest[name]
+        if old.version == new.version:
+            continue
+        breaking = sorted({d.kind for d in diff_models(old, new, judge)} & BREAKING_KINDS)
+        kind = "latest-version-moved" if breaking else "latest-version-moved-compatibly"
+        delta = _delta(kind, new, before=old.version, after=new.version)
+        yield replace(delta, model=new.name, detail=", ".join(breaking) or None)
+
+
+def fold_name(model: Model) -> str:
+    return model.name.lower()
+
+
+def _broken_reads(base: Interface | None, head: Interface) -> Iterator[Delta]:
+    """A model that reads a column its upstream model no longer outputs will fail to build."""
+    models = {m.key: m for m in head.models if m.enabled}
+    base_models = {m.key: m for m in (base.models if base else ()) if m.enabled}
+    for model in models.values():
+        for column in model.columns:
+            for rel, col in column.lineage:
+                upstream = models.get(rel)
+                if upstream is None or not upstream.columns_closed or upstream.column(col) is not None:
+                    continue
+                before = base_models.get(rel)
+                if before is not None and before.column(col) is None:
+                    continue  # already broken at base: not news of this change
+                yield replace(
+                    _delta("upstream-column-removed", model, column, before=f"{upstream.label}.{col}"),
+                    via=(upstream.label,),
+                )
 
 
 def _diff_keys(old: Model, new: Model) -> Iterator[Delta]:
@@ -270,8 +355,6 @@ def _diff_logic(old: Model, new: Model) -> Iterator[Delta]:
 
 def _sql_anchor(model: Model) -> Model:
     """Logic changes point at the SQL file, since that is where the edit was made."""
-    from dataclasses import replace
-
     return replace(model, yaml_path=None, line=None) if model.sql_path else model
 
 

@@ -31,12 +31,13 @@ def decide(
     head_version: str | None,
     policy: Policy,
     unanalysed: tuple[str, ...] = (),
+    version_reasons: tuple[str, ...] = (),
 ) -> Verdict:
     counted = [c for c in changes if c.counts]
     required = max_bump([c.bump for c in counted])
     base = parse_version(base_version)
     head = parse_version(head_version)
-    reasons: list[str] = []
+    reasons: list[str] = list(version_reasons)
     effective: Bump = effective_bump(required, base) if base else required
     suggested = str(suggest(base, required)) if base else (str(head) if head else None)
     declared: Bump | None = None

@@ -27,9 +27,12 @@ class CatalogueError(Exception):
 
 @dataclass(frozen=True)
 class Example:
+    """A runnable example: `file` before and after ("" = absent), beside unchanged `context` files."""
+
     file: str
     before: str
     after: str
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,12 @@ def parse_rule(rule_id: str, data: dict[str, Any]) -> Rule:
             message=str(data["message"]).strip(),
             help=str(data["help"]).strip(),
             rationale=str(data["rationale"]).strip(),
-            example=Example(str(example["file"]), str(example["before"]), str(example["after"])),
+            example=Example(
+                str(example["file"]),
+                str(example["before"]),
+                str(example["after"]),
+                tuple(sorted((str(k), str(v)) for k, v in example.get("context", {}).items())),
+            ),
         )
     except KeyError as exc:
         raise CatalogueError(f"rule {rule_id}: missing field {exc}") from exc
