@@ -17,6 +17,7 @@ from semverlint.sql import (
     canonical_expression,
     dialect_for_adapter,
     normalize_type,
+    parse_ddl_script,
     type_change,
 )
 
@@ -477,3 +478,117 @@ def test_typical_model_is_fast() -> None:
     for _ in range(20):
         analyse_query(sql, "duckdb")
     assert (time.perf_counter() - started) / 20 < 0.05  # generous: ~5 ms here
+
+
+# ------------------------------------------------------------------------------------------
+# Part 3: DDL scripts
+# ------------------------------------------------------------------------------------------
+
+DDL_FILES = sorted((FIXTURES / "ddl").glob("*/*.sql"))
+
+
+def run_ddl_fixture(path: Path) -> dict[str, Any]:
+    """Replay one DDL fixture as plain JSON data (dialect: the fixture's folder)."""
+    relations, diagnostics = parse_ddl_script(path.read_text(), path.parent.name)
+    data = {"relations": [asdict(r) for r in relations], "diagnostics": list(diagnostics)}
+    loaded: dict[str, Any] = json.loads(json.dumps(data))
+    return loaded
+
+
+def test_ddl_fixtures_cover_the_main_dialects() -> None:
+    assert {p.parent.name for p in DDL_FILES} >= {"duckdb", "snowflake", "bigquery", "postgres"}
+
+
+@pytest.mark.parametrize("path", DDL_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in DDL_FILES])
+def test_ddl_fixture(path: Path) -> None:
+    expected_path = path.with_suffix(".expected.json")
+    assert expected_path.exists(), f"write and review {expected_path.name}"
+    assert run_ddl_fixture(path) == json.loads(expected_path.read_text())
+
+
+def _ddl(sql: str, dialect: str = "postgres") -> dict[str, Any]:
+    relations, diagnostics = parse_ddl_script(sql, dialect)
+    return {"relations": {r.name: r for r in relations}, "diagnostics": diagnostics}
+
+
+def test_ddl_statements_apply_in_order() -> None:
+    script = _ddl(
+        """
+        create table t (a int, b text);
+        alter table t add column c int;
+        alter table t drop column a;
+        alter table t rename column b to label;
+        alter table t alter column c set not null;
+        """
+    )
+    columns = script["relations"]["t"].columns
+    assert [(c.name, c.data_type, c.not_null) for c in columns] == [
+        ("label", "TEXT", False),
+        ("c", "INT", True),
+    ]
+    assert script["diagnostics"] == ()
+
+
+def test_ddl_create_or_replace_and_drop() -> None:
+    script = _ddl(
+        """
+        create table t (a int);
+        create or replace table t (a bigint, b int);
+        create view v as select a from t;
+        drop view v;
+        """
+    )
+    assert set(script["relations"]) == {"t"}
+    assert [c.data_type for c in script["relations"]["t"].columns] == ["BIGINT", "INT"]
+
+
+def test_ddl_primary_key_implies_not_null_and_keys_follow_renames() -> None:
+    script = _ddl(
+        """
+        create table t (a int, b int, primary key (a, b), unique (b));
+        alter table t rename column b to bb;
+        """
+    )
+    t = script["relations"]["t"]
+    assert t.primary_key == ("a", "bb")
+    assert t.unique_keys == (("bb",),)
+    assert all(c.not_null for c in t.columns)
+    assert not any(c.primary_key for c in t.columns)  # the key is composite
+
+
+def test_ddl_view_over_unknown_star_is_flagged() -> None:
+    script = _ddl("create view v as select * from elsewhere")
+    assert script["relations"]["v"].columns == ()
+    assert script["relations"]["v"].query is not None
+    assert not script["relations"]["v"].query.closed
+    assert any("elsewhere" in d for d in script["diagnostics"])
+
+
+def test_ddl_view_star_uses_upstream() -> None:
+    relations, _ = parse_ddl_script(
+        "create view v as select * from raw.events", "duckdb", {"raw.events": ["id", "at"]}
+    )
+    assert [c.name for c in relations[0].columns] == ["id", "at"]
+
+
+@pytest.mark.parametrize("sql", ["", "-- nothing", "select 1", "insert into t values (1)"])
+def test_ddl_without_relations(sql: str) -> None:
+    assert parse_ddl_script(sql, "postgres") == ((), ())
+
+
+def test_ddl_bad_statement_costs_only_itself() -> None:
+    script = _ddl("create table a (x int);\ncreate table b (;\ncreate table c (y int);")
+    assert set(script["relations"]) == {"a", "c"}
+    assert len(script["diagnostics"]) == 1
+    assert script["diagnostics"][0].startswith("line 2: cannot parse statement")
+
+
+def test_ddl_unterminated_string_is_a_diagnostic() -> None:
+    relations, diagnostics = parse_ddl_script("create table t (a int default 'x);", "postgres")
+    assert relations == ()
+    assert len(diagnostics) == 1
+
+
+def test_ddl_relation_names_keep_written_qualification() -> None:
+    script = _ddl('create table Analytics.Orders (id int); create table "Mixed" (id int);')
+    assert set(script["relations"]) == {"analytics.orders", "Mixed"}

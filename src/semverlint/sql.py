@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import sqlglot
@@ -16,6 +16,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify_tables import qualify_tables
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import normalize_name
+from sqlglot.tokenizer_core import Token, TokenType
 
 TypeChange = Literal["same", "widened", "changed"]
 
@@ -917,14 +918,7 @@ def analyse_query(
     query = _final_query(statements)
     if query is None:
         return SqlFailure("no SELECT statement found")
-    if not query.selects:
-        return SqlFailure("the SELECT has no columns")
-    try:
-        return _analyse(query, name, upstream or {})
-    except RecursionError:
-        return SqlFailure("query too deeply nested to analyse")
-    except Exception as error:  # sqlglot's optimizer can fail on odd but valid SQL
-        return SqlFailure(f"cannot analyse SQL: {_error_reason(error)}")
+    return _analyse_owned(query, name, upstream or {})
 
 
 def _analyse(
@@ -1424,3 +1418,586 @@ def _output_name(
         # Written nowhere we can see (sqlglot named it): show the folded form.
         written = normalised if quoted else normalised.lower()
     return str(written), quoted
+
+
+# ---------------------------------------------------------------------------------------------
+# DDL scripts (plain SQL projects)
+# ---------------------------------------------------------------------------------------------
+
+RelationKind = Literal["table", "view", "materialized_view"]
+# A canonical expression that is one qualified column and nothing else.
+_BARE_COLUMN = re.compile(r'^(?:[\w$]+|"[^"]+"|`[^`]+`)(?:\.(?:[\w$]+|"[^"]+"|`[^`]+`))+$')
+
+
+@dataclass(frozen=True)
+class DdlColumn:
+    """A column as declared by CREATE TABLE / ALTER TABLE (or derived from a view's query)."""
+
+    name: str  # as written
+    data_type: str | None  # normalize_type of the declared type; the raw text if not understood
+    not_null: bool = False  # NOT NULL, or part of the primary key
+    primary_key: bool = False  # the primary key is this column alone
+    unique: bool = False  # a unique key is this column alone
+    checks: tuple[str, ...] = ()  # canonical CHECK conditions on this column alone
+    references: str | None = None  # "table.column" (relation key, column key)
+    quoted: bool = False  # the name is case-sensitive
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DdlRelation:
+    """The net schema of one relation after every statement of a script."""
+
+    name: str  # relation key: case-folded, schema-qualified only where the script qualifies it
+    kind: RelationKind
+    columns: tuple[DdlColumn, ...]
+    primary_key: tuple[str, ...]  # column keys, in key order
+    unique_keys: tuple[tuple[str, ...], ...]  # sorted; single-column ones included
+    query: SqlAnalysis | None  # views and CREATE TABLE AS: the analysis of the SELECT
+    line: int  # 1-based line of the statement that created it
+    checks: tuple[str, ...] = ()  # canonical CHECK conditions over several columns
+
+
+@dataclass
+class _Building:
+    """A relation while the script is replayed (private and mutable; frozen on the way out)."""
+
+    name: str
+    kind: RelationKind
+    line: int
+    columns: list[DdlColumn] = field(default_factory=list)
+    primary_key: tuple[str, ...] = ()
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    query: SqlAnalysis | None = None
+    # Named constraints, so DROP CONSTRAINT can undo them: name -> (kind, columns or check).
+    constraints: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def index(self, key: str) -> int | None:
+        for i, column in enumerate(self.columns):
+            if _column_key(column) == key:
+                return i
+        return None
+
+    def freeze(self) -> DdlRelation:
+        single_unique = {key[0] for key in self.unique_keys if len(key) == 1}
+        pk = self.primary_key
+        columns = tuple(
+            replace(
+                column,
+                primary_key=pk == (_column_key(column),),
+                not_null=column.not_null or _column_key(column) in pk,
+                unique=_column_key(column) in single_unique,
+            )
+            for column in self.columns
+        )
+        return DdlRelation(
+            name=self.name,
+            kind=self.kind,
+            columns=columns,
+            primary_key=pk,
+            unique_keys=tuple(sorted(set(self.unique_keys))),
+            query=self.query,
+            line=self.line,
+            checks=tuple(sorted(set(self.checks))),
+        )
+
+
+def _column_key(column: DdlColumn) -> str:
+    return column.name if column.quoted else column.name.lower()
+
+
+def _ident_key(node: exp.Expr | None, glot: Dialect) -> str:
+    """The key of a column named by an Identifier or Column node."""
+    if isinstance(node, exp.Column):
+        node = node.this
+    return _fold_identifier(node if isinstance(node, exp.Identifier) else None, glot)
+
+
+def _identifiers(node: exp.Expr | None) -> list[exp.Expr]:
+    """The column names a key or constraint lists (Schema, Tuple, bare list...)."""
+    if node is None:
+        return []
+    if isinstance(node, (exp.Identifier, exp.Column)):
+        return [node]
+    if isinstance(node, exp.Ordered):
+        return _identifiers(node.this)
+    return [n for e in node.expressions for n in _identifiers(e)]
+
+
+def _canonical_sql(node: exp.Expr, dialect: str | None) -> str:
+    tree = normalize_identifiers(node.copy(), dialect=dialect)
+    _unquote(tree, Dialect.get_or_raise(dialect))
+    return _sql(tree, dialect)
+
+
+def _declared_type(kind: exp.Expr | None, dialect: str | None) -> str | None:
+    if not isinstance(kind, exp.DataType):
+        return None
+    raw = kind.sql(dialect=dialect)
+    return normalize_type(raw, dialect) or raw
+
+
+def _reference(node: exp.Expr | None, glot: Dialect, position: int = 0) -> str | None:
+    """ "table.column" for a REFERENCES clause (the column at ``position`` of its list)."""
+    if not isinstance(node, exp.Reference):
+        return None
+    target = node.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    if not isinstance(table, exp.Table):
+        return None
+    relation = _relation_key(table, glot)
+    columns = _identifiers(target) if isinstance(target, exp.Schema) else []
+    if position < len(columns):
+        return f"{relation}.{_ident_key(columns[position], glot)}"
+    return relation
+
+
+def _column_def(node: exp.ColumnDef, dialect: str | None, glot: Dialect) -> DdlColumn:
+    ident = node.this
+    name = ident.name if isinstance(ident, exp.Identifier) else node.name
+    not_null = primary = unique = False
+    checks: list[str] = []
+    references = None
+    for constraint in node.constraints:
+        kind = constraint.args.get("kind")
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            not_null = not kind.args.get("allow_null")  # a bare NULL says nullable
+        elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            primary = True
+        elif isinstance(kind, exp.UniqueColumnConstraint):
+            unique = True
+        elif isinstance(kind, exp.CheckColumnConstraint) and isinstance(kind.this, exp.Expr):
+            checks.append(_canonical_sql(kind.this, dialect))
+        elif isinstance(kind, exp.Reference):
+            references = _reference(kind, glot)
+    line = ident.meta.get("line") if isinstance(ident, exp.Identifier) else None
+    return DdlColumn(
+        name=name,
+        data_type=_declared_type(node.args.get("kind"), dialect),
+        not_null=not_null or primary,
+        primary_key=primary,
+        unique=unique,
+        checks=tuple(sorted(set(checks))),
+        references=references,
+        quoted=isinstance(ident, exp.Identifier)
+        and bool(ident.quoted)
+        and glot.case_sensitive(name),
+        line=line if isinstance(line, int) else None,
+    )
+
+
+def _add_column(building: _Building, column: DdlColumn) -> None:
+    key = _column_key(column)
+    if building.index(key) is not None:
+        return  # ADD COLUMN IF NOT EXISTS on an existing column (or a duplicate)
+    building.columns.append(replace(column, primary_key=False, unique=False))
+    if column.primary_key:
+        building.primary_key = (key,)
+    if column.unique:
+        building.unique_keys.append((key,))
+
+
+def _apply_constraint(
+    building: _Building, node: exp.Expr, dialect: str | None, glot: Dialect, name: str = ""
+) -> None:
+    """A table-level constraint (CREATE TABLE body or ALTER TABLE ADD CONSTRAINT)."""
+    if isinstance(node, exp.Constraint):
+        for inner in node.expressions:
+            _apply_constraint(building, inner, dialect, glot, node.name)
+        return
+    if isinstance(node, exp.PrimaryKey):
+        keys = tuple(_ident_key(i, glot) for i in _identifiers(node))
+        building.primary_key = keys
+        if name:
+            building.constraints[name] = ("primary key", keys)
+    elif isinstance(node, exp.UniqueColumnConstraint):
+        keys = tuple(_ident_key(i, glot) for i in _identifiers(node.this))
+        if keys:
+            building.unique_keys.append(keys)
+            if name:
+                building.constraints[name] = ("unique", keys)
+    elif isinstance(node, exp.ForeignKey):
+        keys = tuple(_ident_key(i, glot) for i in _identifiers(node))
+        for position, key in enumerate(keys):
+            index = building.index(key)
+            if index is not None:
+                target = _reference(node.args.get("reference"), glot, position)
+                building.columns[index] = replace(building.columns[index], references=target)
+        if name:
+            building.constraints[name] = ("foreign key", keys)
+    elif isinstance(node, exp.CheckColumnConstraint) and isinstance(node.this, exp.Expr):
+        text = _canonical_sql(node.this, dialect)
+        columns = {_ident_key(c, glot) for c in node.this.find_all(exp.Column)}
+        index = building.index(next(iter(columns))) if len(columns) == 1 else None
+        if index is not None:
+            column = building.columns[index]
+            building.columns[index] = replace(column, checks=tuple(sorted({*column.checks, text})))
+        else:
+            building.checks.append(text)
+        if name:
+            building.constraints[name] = ("check", (text,))
+
+
+def _drop_constraint(building: _Building, name: str) -> str | None:
+    """Undo a named constraint; a diagnostic when the script never named it."""
+    found = building.constraints.pop(name, None)
+    if found is None:
+        if name == f"{building.name.rsplit('.', 1)[-1]}_pkey" and building.primary_key:
+            building.primary_key = ()  # PostgreSQL's name for an unnamed primary key
+            return None
+        return f"{building.name}: DROP CONSTRAINT {name}: no such constraint in this script"
+    kind, keys = found
+    if kind == "primary key":
+        building.primary_key = ()
+    elif kind == "unique" and keys in building.unique_keys:
+        building.unique_keys.remove(keys)
+    elif kind == "foreign key":
+        for key in keys:
+            index = building.index(key)
+            if index is not None:
+                building.columns[index] = replace(building.columns[index], references=None)
+    elif kind == "check":
+        building.checks = [c for c in building.checks if c not in keys]
+        building.columns = [
+            replace(c, checks=tuple(x for x in c.checks if x not in keys)) for c in building.columns
+        ]
+    return None
+
+
+def _drop_column(building: _Building, key: str) -> bool:
+    index = building.index(key)
+    if index is None:
+        return False
+    del building.columns[index]
+    if key in building.primary_key:
+        building.primary_key = ()
+    building.unique_keys = [k for k in building.unique_keys if key not in k]
+    return True
+
+
+def _rename_column(
+    building: _Building, old: str, new: DdlColumn, dialect: str | None, glot: Dialect
+) -> bool:
+    index = building.index(old)
+    if index is None:
+        return False
+    key = _column_key(new)
+    column = building.columns[index]
+    building.columns[index] = replace(column, name=new.name, quoted=new.quoted)
+    building.primary_key = tuple(key if k == old else k for k in building.primary_key)
+    building.unique_keys = [tuple(key if k == old else k for k in u) for u in building.unique_keys]
+
+    # CHECK conditions name the column too; they must follow it, or a rename reads as a
+    # changed check.
+    def follow(checks: Sequence[str]) -> list[str]:
+        return [_rename_in_check(text, old, new.name, dialect, glot) for text in checks]
+
+    building.checks = follow(building.checks)
+    building.columns = [
+        replace(c, checks=tuple(sorted(follow(c.checks)))) for c in building.columns
+    ]
+    return True
+
+
+def _rename_in_check(text: str, old: str, new: str, dialect: str | None, glot: Dialect) -> str:
+    try:
+        tree = sqlglot.parse_one(text, read=dialect)
+    except Exception:  # our own canonical text: parses unless sqlglot cannot round-trip it
+        return text
+    for column in tree.find_all(exp.Column):
+        if _ident_key(column, glot) == old:
+            column.set("this", exp.to_identifier(new))
+    return _canonical_sql(tree, dialect)
+
+
+class _Script:
+    """Replays a script's DDL statements in order to yield the net schema."""
+
+    def __init__(self, dialect: str | None, upstream: Mapping[str, Sequence[str] | None]) -> None:
+        self.dialect = dialect
+        self.glot = Dialect.get_or_raise(dialect)
+        self.upstream = upstream
+        self.relations: dict[str, _Building] = {}
+        self.diagnostics: list[str] = []
+
+    def find(self, table: exp.Expr | None) -> str | None:
+        """The key of a relation this script created; an unqualified match as a fallback."""
+        if not isinstance(table, exp.Table):
+            return None
+        key = _relation_key(table, self.glot)
+        if key in self.relations:
+            return key
+        bare = [k for k in self.relations if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]]
+        return bare[0] if len(bare) == 1 else None
+
+    def note(self, line: int, message: str) -> None:
+        self.diagnostics.append(f"line {line}: {message}")
+
+    def statement(self, node: exp.Expr, line: int) -> None:
+        if isinstance(node, exp.Create):
+            self.create(node, line)
+        elif isinstance(node, exp.Alter):
+            self.alter(node, line)
+        elif isinstance(node, exp.Drop):
+            self.drop(node, line)
+        elif isinstance(node, exp.Command) and node.name.upper() in ("CREATE", "ALTER", "DROP"):
+            self.note(line, f"{node.name.upper()} statement not understood; skipped")
+
+    def create(self, node: exp.Create, line: int) -> None:
+        kind = (node.args.get("kind") or "").upper()
+        properties = node.args.get("properties")
+        props = properties.expressions if isinstance(properties, exp.Properties) else []
+        if kind == "INDEX":
+            self.create_index(node, line)
+            return
+        if kind not in ("TABLE", "VIEW") or any(
+            isinstance(p, exp.TemporaryProperty) for p in props
+        ):
+            return  # schemas, functions, temporary tables: nothing a consumer selects from
+        target = node.this
+        table = target.this if isinstance(target, exp.Schema) else target
+        if not isinstance(table, exp.Table):
+            return
+        key = _relation_key(table, self.glot)
+        if key in self.relations and node.args.get("exists"):
+            return  # IF NOT EXISTS: the existing definition stands
+        if key in self.relations and not node.args.get("replace"):
+            self.note(line, f"{key} created again without OR REPLACE; the later one counts")
+        materialized = any(isinstance(p, exp.MaterializedProperty) for p in props)
+        relation_kind: RelationKind = (
+            "table" if kind == "TABLE" else "materialized_view" if materialized else "view"
+        )
+        building = _Building(name=key, kind=relation_kind, line=line)
+        if isinstance(target, exp.Schema):
+            for item in target.expressions:
+                if isinstance(item, exp.ColumnDef):
+                    _add_column(building, _column_def(item, self.dialect, self.glot))
+                elif not isinstance(item, exp.Identifier):
+                    _apply_constraint(building, item, self.dialect, self.glot)
+        query = node.args.get("expression")
+        if isinstance(query, exp.Query):
+            self.derive(building, target, query, line)
+        self.relations[key] = building
+
+    def derive(self, building: _Building, target: exp.Expr, query: exp.Query, line: int) -> None:
+        """Columns of a view or CREATE TABLE AS from its SELECT."""
+        known = dict(self.upstream)
+        for key, other in self.relations.items():
+            known[key] = [c.name for c in other.columns]
+        result = _analyse_owned(query, self.dialect, known)
+        if isinstance(result, SqlFailure):
+            self.note(line, f"{building.name}: {result.reason}")
+            return
+        building.query = result
+        self.diagnostics.extend(f"line {line}: {building.name}: {d}" for d in result.diagnostics)
+        if building.columns:
+            return  # CREATE TABLE t (a INT, ...) AS SELECT: the declared columns rule
+        names = [i for i in target.expressions if isinstance(i, exp.Identifier)]
+        if isinstance(target, exp.Schema) and len(names) == len(result.columns):
+            # CREATE VIEW v (a, b) AS ...: the list renames the query's columns.
+            building.columns = [
+                DdlColumn(
+                    name=i.name,
+                    data_type=c.data_type,
+                    quoted=bool(i.quoted) and self.glot.case_sensitive(i.name),
+                )
+                for i, c in zip(names, result.columns, strict=True)
+            ]
+        else:
+            building.columns = [
+                DdlColumn(name=c.name, data_type=c.data_type, quoted=c.quoted)
+                for c in result.columns
+            ]
+        building.columns = [
+            replace(column, data_type=column.data_type or self.passthrough_type(source))
+            for column, source in zip(building.columns, result.columns, strict=True)
+        ]
+        if not result.closed:
+            self.note(line, f"{building.name}: its column list is incomplete")
+
+    def passthrough_type(self, column: SqlColumn) -> str | None:
+        """The declared type of a table column a view passes through unchanged."""
+        if len(column.lineage) != 1 or not _BARE_COLUMN.match(column.expression):
+            return None
+        relation, key = column.lineage[0]
+        source = self.relations.get(relation)
+        index = source.index(key) if source is not None else None
+        return source.columns[index].data_type if source is not None and index is not None else None
+
+    def create_index(self, node: exp.Create, line: int) -> None:
+        index = node.this
+        if not node.args.get("unique") or not isinstance(index, exp.Index):
+            return  # a plain index promises nothing about the data
+        key = self.find(index.args.get("table"))
+        params = index.args.get("params")
+        columns = params.args.get("columns") if isinstance(params, exp.IndexParameters) else None
+        if key is None or not columns:
+            self.note(line, "CREATE UNIQUE INDEX on a relation this script does not create")
+            return
+        keys = tuple(_ident_key(i, self.glot) for c in columns for i in _identifiers(c))
+        self.relations[key].unique_keys.append(keys)
+        if index.name:
+            self.relations[key].constraints[index.name] = ("unique", keys)
+
+    def alter(self, node: exp.Alter, line: int) -> None:
+        key = self.find(node.this)
+        if key is None:
+            if not node.args.get("exists"):
+                self.note(line, f"ALTER {node.this.sql(dialect=self.dialect)}: not created here")
+            return
+        building = self.relations[key]
+        for action in node.args.get("actions") or []:
+            message = self.action(building, action)
+            if message:
+                self.note(line, f"{building.name}: {message}")
+
+    def action(self, building: _Building, action: exp.Expr) -> str | None:
+        glot, dialect = self.glot, self.dialect
+        if isinstance(action, exp.ColumnDef):
+            _add_column(building, _column_def(action, dialect, glot))
+        elif isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
+            replacement = _column_def(action.this, dialect, glot)
+            index = building.index(_column_key(replacement))
+            if index is None:
+                return f"MODIFY COLUMN {replacement.name}: no such column"
+            building.columns[index] = replacement
+        elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
+            for column in action.args.get("tables") or []:
+                key = _ident_key(column, glot)
+                if not _drop_column(building, key) and not action.args.get("exists"):
+                    return f"DROP COLUMN {key}: no such column"
+        elif (
+            isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "CONSTRAINT"
+        ):
+            for constraint in action.args.get("tables") or []:
+                message = _drop_constraint(building, constraint.name)
+                if message:
+                    return message
+        elif isinstance(action, exp.DropPrimaryKey):
+            building.primary_key = ()
+        elif isinstance(action, exp.RenameColumn):
+            new = action.args.get("to")
+            new_ident = new.this if isinstance(new, exp.Column) else new
+            if not isinstance(new_ident, exp.Identifier):
+                return None
+            renamed = DdlColumn(
+                name=new_ident.name,
+                data_type=None,
+                quoted=bool(new_ident.quoted) and glot.case_sensitive(new_ident.name),
+            )
+            old = _ident_key(action.this, glot)
+            if not _rename_column(building, old, renamed, dialect, glot):
+                return f"RENAME COLUMN {old}: no such column"
+        elif isinstance(action, exp.AlterColumn):
+            return self.alter_column(building, action)
+        elif isinstance(action, exp.AlterRename):
+            self.rename(building, action.this)
+        elif isinstance(action, exp.AddConstraint):
+            for constraint in action.expressions:
+                _apply_constraint(building, constraint, dialect, glot)
+        return None
+
+    def alter_column(self, building: _Building, action: exp.AlterColumn) -> str | None:
+        key = _ident_key(action.this, self.glot)
+        index = building.index(key)
+        if index is None:
+            return f"ALTER COLUMN {key}: no such column"
+        column = building.columns[index]
+        dtype = action.args.get("dtype")
+        if isinstance(dtype, exp.DataType):
+            column = replace(column, data_type=_declared_type(dtype, self.dialect))
+        allow_null = action.args.get("allow_null")
+        if allow_null is not None:
+            if not allow_null:
+                column = replace(column, not_null=True)  # SET NOT NULL
+            elif action.args.get("drop"):
+                column = replace(column, not_null=False)  # DROP NOT NULL
+        building.columns[index] = column
+        return None
+
+    def rename(self, building: _Building, target: exp.Expr) -> None:
+        if not isinstance(target, exp.Table):
+            return
+        new = _relation_key(target, self.glot)
+        if "." not in new and "." in building.name:
+            new = f"{building.name.rsplit('.', 1)[0]}.{new}"  # RENAME TO keeps the schema
+        del self.relations[building.name]
+        building.name = new
+        self.relations[new] = building
+
+    def drop(self, node: exp.Drop, line: int) -> None:
+        if (node.args.get("kind") or "").upper() not in ("TABLE", "VIEW"):
+            return
+        for table in node.args.get("tables") or []:
+            key = self.find(table)
+            if key is not None:
+                del self.relations[key]
+            elif not node.args.get("exists"):
+                self.note(line, f"DROP {table.sql(dialect=self.dialect)}: not created here")
+
+
+def _statements(sql: str, dialect: str | None) -> list[tuple[exp.Expr | None, int, str | None]]:
+    """Each statement parsed on its own: (tree or None, line, error), so one bad statement
+    costs only itself."""
+    glot = Dialect.get_or_raise(dialect)
+    try:
+        tokens = glot.tokenize(sql)
+    except Exception as error:  # an unterminated string or comment: nothing to split on
+        return [(None, 1, _error_reason(error))]
+    chunks: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    out: list[tuple[exp.Expr | None, int, str | None]] = []
+    for chunk in chunks:
+        if not chunk:
+            continue
+        try:
+            parsed = glot.parser(error_level=ErrorLevel.RAISE).parse(chunk, sql)
+            out.extend((tree, chunk[0].line, None) for tree in parsed if tree is not None)
+        except Exception as error:
+            out.append((None, chunk[0].line, _error_reason(error)))
+    return out
+
+
+def parse_ddl_script(
+    sql: str,
+    dialect: str | None,
+    upstream: Mapping[str, Sequence[str] | None] | None = None,
+) -> tuple[tuple[DdlRelation, ...], tuple[str, ...]]:
+    """The relations a DDL script leaves behind, sorted by name, and diagnostics.
+
+    CREATE [OR REPLACE] TABLE / VIEW / MATERIALIZED VIEW (and AS SELECT), ALTER TABLE
+    (ADD / DROP / RENAME / ALTER COLUMN, constraints, RENAME TO), CREATE UNIQUE INDEX and
+    DROP are replayed in order; other statements are ignored. ``upstream`` is as for
+    analyse_query, for views over relations defined elsewhere.
+    """
+    name = _dialect(dialect)
+    script = _Script(name, upstream or {})
+    for tree, line, error in _statements(sql, name):
+        if tree is None:
+            script.note(line, f"cannot parse statement: {error}")
+            continue
+        try:
+            script.statement(tree, line)
+        except Exception as error:  # odd but parseable DDL: report it, keep the rest
+            script.note(line, f"cannot apply statement: {_error_reason(error)}")
+    relations = tuple(b.freeze() for _, b in sorted(script.relations.items()))
+    return relations, tuple(script.diagnostics)
+
+
+def _analyse_owned(
+    query: exp.Query, dialect: str | None, upstream: Mapping[str, Sequence[str] | None]
+) -> SqlAnalysis | SqlFailure:
+    """analyse_query for an already parsed SELECT (one the caller lets us mutate)."""
+    if not query.selects:
+        return SqlFailure("the SELECT has no columns")
+    try:
+        return _analyse(query, dialect, upstream)
+    except RecursionError:
+        return SqlFailure("query too deeply nested to analyse")
+    except Exception as error:  # the analysis can fail on odd but valid SQL
+        return SqlFailure(f"cannot analyse SQL: {_error_reason(error)}")
