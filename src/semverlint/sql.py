@@ -161,8 +161,6 @@ _TEMPORAL_DEFAULT: dict[str | None, int] = {
     "presto": 3,
     "athena": 3,
 }
-# Snowflake documents these as one type each: a change of spelling is no change.
-_SNOWFLAKE_TEXT = _VARYING_TEXT | _FIXED_TEXT
 _SNOWFLAKE_MAX_VARCHAR = 16777216
 
 
