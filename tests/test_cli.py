@@ -303,3 +303,28 @@ def test_version_does_not_import_heavy_modules() -> None:
     code = "import sys; from semverlint.cli import app; print(sorted(m for m in ('sqlglot', 'jsonschema', 'git', 'jinja2') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
+    yml = ORDERS_YML.replace(
+        "      - name: order_id\n",
+        "      # semverlint: allow unique-removed -- ids are unique by construction (TICKET-7)\n      - name: order_id\n",
+    ).replace("[not_null, unique]", "[not_null]")
+    repo.write("models/marts/orders.yml", yml)
+    repo.write(
+        "models/marts/orders.sql",
+        "-- semverlint: allow column-removed -- amount moved to payments (TICKET-8)\n"
+        "-- semverlint: allow column-added\n"
+        "select 1 as order_id, 'open' as status, 1 as qty\n",
+    )
+    report = semverlint("check", "--repo", repo.path, "--format", "json").json
+    project = report["projects"][0]
+    by_rule = {c["rule"]: c for c in project["changes"]}
+    assert by_rule["unique-removed"]["ignored"] == {
+        "reason": "ids are unique by construction (TICKET-7)",
+        "source": "models/marts/orders.yml:7",
+    }
+    assert by_rule["column-removed"]["ignored"]["reason"] == "amount moved to payments (TICKET-8)"
+    assert by_rule["column-added"]["ignored"] is None
+    assert project["required_bump"] == "minor"
+    assert any("has no reason" in d["message"] for d in project["diagnostics"])

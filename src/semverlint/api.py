@@ -156,7 +156,8 @@ def compare_project(
     )
     dialect = config.dialect or project.dialect
     deltas = diff_interfaces(base_if, head_if, type_judge(dialect), options.today.isoformat())
-    changes, config_diagnostics = classify(deltas, catalogue, config, options.today)
+    suppressions = {m.label.lower(): m.suppressions for m in (head_if.models if head_if else ()) if m.suppressions}
+    changes, config_diagnostics = classify(deltas, catalogue, config, options.today, suppressions)
     changes = with_impact(changes, project.name, head_if, heads, bases)
     version_reasons = versioning_violations(changes, head_if)
     diagnostics = _diagnostics(base, head) + config_diagnostics

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from semverlint.bump import Bump, min_bump
 from semverlint.config import Config, IgnoreEntry
 from semverlint.differ import Delta
-from semverlint.interface import Diagnostic
+from semverlint.interface import Diagnostic, Suppression
 from semverlint.rules import Catalogue
 
 
@@ -82,8 +82,13 @@ def render_message(template: str, delta: Delta) -> str:
 
 
 def classify(
-    deltas: Iterable[Delta], catalogue: Catalogue, config: Config, today: dt.date
+    deltas: Iterable[Delta],
+    catalogue: Catalogue,
+    config: Config,
+    today: dt.date,
+    suppressions: Mapping[str, tuple[Suppression, ...]] | None = None,
 ) -> tuple[tuple[Change, ...], tuple[Diagnostic, ...]]:
+    """Changes from deltas; `suppressions` are the head's inline ones by model label (lower case)."""
     changes: list[Change] = []
     for delta in deltas:
         rule = catalogue[delta.kind]
@@ -106,7 +111,8 @@ def classify(
                 access=delta.access,
                 rule_bump=rule_bump,
                 note=note,
-                ignored=_ignored(config.ignore, rule.id, delta, today),
+                ignored=_ignored(config.ignore, rule.id, delta, today)
+                or _suppressed((suppressions or {}).get(delta.model.lower(), ()), rule.id, delta),
                 via=delta.via,
             )
         )
@@ -136,6 +142,15 @@ def _ignored(entries: tuple[IgnoreEntry, ...], rule: str, delta: Delta, today: d
     for entry in entries:
         if (entry.until is None or today <= entry.until) and _matches(entry, rule, delta):
             return Ignored(entry.reason, entry.source)
+    return None
+
+
+def _suppressed(found: tuple[Suppression, ...], rule: str, delta: Delta) -> Ignored | None:
+    for suppression in found:
+        if suppression.rule != rule:
+            continue
+        if suppression.column is None or (delta.column or "").lower() == suppression.column.lower():
+            return Ignored(suppression.reason, f"{suppression.path}:{suppression.line}")
     return None
 
 

@@ -33,6 +33,17 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """An inline `semverlint: allow RULE -- reason` comment, scoped to a model or one column."""
+
+    rule: str
+    reason: str
+    path: str
+    line: int
+    column: str | None = None
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     data_type: str | None = None
@@ -101,6 +112,7 @@ class Model:
     # Keys of the models of this project it reads, and (project, model) of other projects'.
     refs: tuple[str, ...] = ()
     foreign_refs: tuple[tuple[str, str], ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
 
     @property
     def key(self) -> str:

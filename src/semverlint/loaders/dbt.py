@@ -13,6 +13,7 @@ from typing import Any
 
 from semverlint.discover import relative
 from semverlint.interface import Column, Diagnostic, Interface, Model, ModelVersion, Project, fold, model_key
+from semverlint.suppress import Comment, comments, for_sql, for_yaml_entry, unexplained
 from semverlint.yamlio import LineDict, decode, line_of, load_yaml
 
 PROPERTY_EXTENSIONS = (".yml", ".yaml")
@@ -54,6 +55,7 @@ class PropertyEntry:
     data: Mapping[str, Any]
     path: str
     line: int | None
+    comments: tuple[Comment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,10 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
         if not isinstance(data, dict):
             diagnostics.append(Diagnostic("warning", "skipped property file: not a mapping", path))
             continue
+        found = comments(decode(files[path])) if b"semverlint:" in files[path] else ()
         for section, target in (("models", models), ("seeds", seeds)):
             for entry in _named_entries(data.get(section), path, section, diagnostics):
+                entry = replace(entry, comments=found)
                 key = fold(entry.data["name"])
                 if key in target:
                     diagnostics.append(
@@ -493,6 +497,9 @@ def build_model(
     if this_version is not None:
         columns = this_version.columns
     primary, unique = model_constraints(data, columns)
+    suppressions = for_sql(file.text, file.path)[0] if "semverlint:" in file.text else ()
+    if entry is not None and entry.comments:
+        suppressions += for_yaml_entry(entry.comments, entry.path, entry.line, columns)[0]
     unique_key = _unique_key(config.get("unique_key"))
     if unique_key:
         unique = tuple(sorted({*unique, unique_key}))
@@ -525,6 +532,7 @@ def build_model(
         versions=versions,
         latest_version=latest,
         deprecation_date=None if deprecation is None else str(deprecation),
+        suppressions=suppressions,
     )
 
 
@@ -664,6 +672,9 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
         for p, raw in sorted(files.items())
         if p.endswith(".sql") and under(relative(project_dir, p), project.macro_paths) is not None
     )
+    suppression_diagnostics = unexplained(
+        {p: decode(raw) for p, raw in files.items() if b"semverlint:" in raw and (p in property_files or p.endswith(MODEL_EXTENSIONS))}
+    )
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
     return DbtProject(
         project=project,
@@ -672,7 +683,13 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
         properties=properties,
         macros=macros,
         adapter=adapter_from_profiles(files.get(profiles), project.profile),
-        diagnostics=(*properties.diagnostics, *file_diagnostics, *version_diagnostics, *orphans),
+        diagnostics=(
+            *properties.diagnostics,
+            *file_diagnostics,
+            *version_diagnostics,
+            *orphans,
+            *suppression_diagnostics,
+        ),
     )
 
 
