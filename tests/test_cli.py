@@ -322,7 +322,7 @@ def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
     by_rule = {c["rule"]: c for c in project["changes"]}
     assert by_rule["unique-removed"]["ignored"] == {
         "reason": "ids are unique by construction (TICKET-7)",
-        "source": "models/marts/orders.yml:7",
+        "source": "models/marts/orders.yml:6",
     }
     assert by_rule["column-removed"]["ignored"]["reason"] == "amount moved to payments (TICKET-8)"
     assert by_rule["column-added"]["ignored"] is None
