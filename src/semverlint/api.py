@@ -86,8 +86,21 @@ def load_snapshot(
             if root_config is None:
                 root_config = _root_config(snapshot, paths, catalogue)
             config = merge(project_config(ref, files, root_config, catalogue), options.config)
+        else:
+            config = replace(config, **_own_version(ref, files))
         loaded[ref.path] = _load(ref, files, config)
     return loaded
+
+
+def _own_version(ref: ProjectRef, files: Mapping[str, bytes]) -> dict[str, object]:
+    """A snapshot's own declared version: the rules come from the head, the version never does."""
+    from semverlint.yamlio import LineDict, load_yaml
+
+    marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
+    data = load_yaml(files[marker]).data if marker in files else None
+    if not isinstance(data, LineDict) or data.get("version") is None:
+        return {"version": None, "version_line": None}
+    return {"version": str(data["version"]), "version_line": data.line_of_key("version")}
 
 
 def _root_config(snapshot: SnapshotLike, paths: tuple[str, ...], catalogue: Catalogue) -> Config:
@@ -104,13 +117,10 @@ def _load(ref: ProjectRef, files: Mapping[str, bytes], config: Config) -> Loaded
     if ref.kind == "dbt":
         interface, diagnostics = load_dbt(ref.path, files, marker, config.dialect)
         return LoadedProject(ref, interface, config, diagnostics)
-    # Plain SQL projects arrive with the SQL stage; until then say so rather than stay silent.
-    return LoadedProject(
-        ref,
-        None,
-        config,
-        (Diagnostic("warning", "plain SQL projects are not analysed yet", f"{ref.path}/{CONFIG_MARKER}"),),
-    )
+    from semverlint.loaders.sqlfiles import load_sql_project
+
+    sql_interface, sql_diagnostics = load_sql_project(ref.path, files, config)
+    return LoadedProject(ref, sql_interface, config, sql_diagnostics)
 
 
 def type_judge(dialect: str | None) -> Callable[[str, str], str]:
