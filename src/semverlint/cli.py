@@ -30,6 +30,9 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    github = "github"
+    sarif = "sarif"
 
 
 class FailOn(str, Enum):
@@ -133,6 +136,10 @@ def _emit(report: object, fmt: Format) -> None:
     assert isinstance(report, Report)
     sys.stdout.write(reporter(fmt.value)(report, _color() and fmt is Format.text))
     sys.stdout.flush()
+    if fmt is Format.github:
+        from semverlint.reporters.github import publish
+
+        _guard(lambda: publish(report, os.environ))  # the job summary, when run in Actions
 
 
 @app.command()
@@ -162,8 +169,24 @@ def check(
     fail_on: Annotated[
         FailOn | None, typer.Option("--fail-on", help="Fail when any change has at least this bump.")
     ] = None,
+    pre_push: Annotated[
+        bool,
+        typer.Option(
+            "--pre-push",
+            help="Check the commits being pushed (pre-commit's pre-push stage sets "
+            "PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF); a new branch is checked from where it "
+            "forked.",
+        ),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when the declared version is too small for the changes."""
+    if pre_push:
+        from semverlint.hooks import range_for_push
+
+        rng = _guard(lambda: range_for_push(str(repo), os.environ, rng, staged))
+        if rng is None:
+            typer.echo("semverlint: nothing to check: the push deletes a branch", err=True)
+            raise typer.Exit(0)
     report = _guard(
         lambda: _report(rng, staged, repo, project, config, fail_on.value if fail_on else None, strict)
     )
@@ -210,6 +233,54 @@ def schema(
 
     text = resources.files("semverlint.schemas").joinpath(f"{which.value}.schema.json").read_text("utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def bump(
+    rng: RangeArg = None,
+    staged: StagedOpt = False,
+    repo: RepoOpt = Path("."),
+    project: ProjectOpt = None,
+    config: ConfigOpt = None,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Write the version into the working tree's dbt_project.yml / semverlint.yml, "
+            "changing nothing else in the file.",
+        ),
+    ] = False,
+) -> None:
+    """Print the version the release must carry (`PATH VERSION` per project in a monorepo)."""
+    from semverlint.report import Report
+    from semverlint.versionfile import release
+
+    report = _guard(lambda: _report(rng, staged, repo, project, config, None, False))
+    assert isinstance(report, Report)
+
+    def notify(message: str) -> None:
+        typer.echo(message, err=True)
+
+    sys.stdout.write(_guard(lambda: release(report, str(repo) if write else None, notify)))
+
+
+@app.command()
+def changelog(
+    rng: Annotated[
+        str,
+        typer.Argument(metavar="RANGE", help="e.g. v1.2.0..HEAD: the changes since a release."),
+    ],
+    repo: RepoOpt = Path("."),
+    project: ProjectOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print a markdown changelog: breaking changes, features and fixes, per project."""
+    from semverlint.changelog import render_changelog
+    from semverlint.report import Report
+
+    report = _guard(lambda: _report(rng, False, repo, project, config, None, False))
+    assert isinstance(report, Report)
+    sys.stdout.write(render_changelog(report))
 
 
 def _version(value: bool) -> None:

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 
 from semverlint.report import Report
 
 Reporter = Callable[[Report, bool], str]
 
-FORMATS = ("text", "json")
+# Format name -> the module whose `render` prints it; imported on demand so that machine
+# formats never load rich.
+MODULES = {
+    "text": "semverlint.reporters.text",
+    "json": "semverlint.reporters.json",
+    "markdown": "semverlint.reporters.markdown",
+    "github": "semverlint.reporters.github",
+    "sarif": "semverlint.reporters.sarif",
+}
+FORMATS = tuple(MODULES)
+# Formats read by programs: stdout carries the report and nothing else.
+MACHINE_FORMATS = frozenset({"json", "sarif", "github"})
 
 
 def reporter(name: str) -> Reporter:
-    """The reporter for a format, imported on demand so machine formats never load rich."""
-    if name == "json":
-        from semverlint.reporters.json import render
-
-        return render
-    from semverlint.reporters.text import render as render_text
-
-    return render_text
+    """The reporter for a format name; unknown names are a programming error."""
+    render: Reporter = import_module(MODULES[name]).render
+    return render
