@@ -570,6 +570,250 @@ def test_snapshot_blocks_render_their_body() -> None:
     assert rendered.config == (("strategy", "check"),)
 
 
+# --- lists, dicts and sets changed in place -----------------------------------------------------
+
+SMALL = Limits(
+    max_output_chars=100_000,
+    max_value_chars=100_000,
+    max_allocated_chars=1_000_000,
+    max_operations=50_000,
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{% set l = [] %}{% do l.append('a') %}{% do l.append('b') %}{{ l | join(',') }}", "a,b"),
+        (
+            "{% set l = ['c'] %}{% do l.extend(['a', 'b']) %}{% do l.sort() %}{{ l }}",
+            "['a', 'b', 'c']",
+        ),
+        (
+            "{% set l = [1, 2, 3] %}{% do l.insert(0, 0) %}{% do l.remove(2) %}"
+            "{{ l.pop() }}{{ l }}",
+            "3[0, 1]",
+        ),
+        ("{% set l = [1, 2] %}{% do l.reverse() %}{% do l.clear() %}{{ l }}", "[]"),
+        (
+            "{% set d = {} %}{% do d.update({'a': 1}) %}{% do d.update(b=2) %}{{ d }}",
+            "{'a': 1, 'b': 2}",
+        ),
+        (
+            "{% set d = {} %}{% do d.update([('a', 1)]) %}{{ d.setdefault('z', 9) }}{{ d }}",
+            "9{'a': 1, 'z': 9}",
+        ),
+        ("{% set d = {'a': 1} %}{% do d.pop('a') %}{{ d }}", "{}"),
+        (
+            "{% set s = set(['b']) %}{% do s.add('a') %}{% do s.update(['c', 'a']) %}"
+            "{{ s | join }}",
+            "abc",
+        ),
+        ("{% set s = set(['b', 'a']) %}{% do s.discard('b') %}{{ s }}", "{'a'}"),
+        ("{% set ns = namespace(cols=[]) %}{% do ns.cols.append('x') %}{{ ns.cols }}", "['x']"),
+        ("{{ (set(['c', 'a', 'b']) - set(['x'])) | join }}", "abc"),  # still a stable set
+        ("{{ set(['c', 'a']).union(['b']) | join }}", "abc"),
+        ("{% set d = {'b': 1, 'a': 2} %}{{ (d.keys() - ['x']) | join }}", "ab"),
+        ("{% set l = [] %}{% do l.append(l) %}{% do l.append(l) %}{{ l }}", "[[...], [...]]"),
+    ],
+)
+def test_plain_containers_may_change_in_place(template: str, expected: str) -> None:
+    assert only_sql(template) == expected
+
+
+COLUMN_MACROS = (
+    Macro(
+        "macros/cols.sql",
+        """
+{% macro renamed(names, prefix) %}
+  {% set cols = [] %}
+  {% for name in names %}{% do cols.append(name ~ ' as ' ~ prefix ~ name) %}{% endfor %}
+  {{ return(cols) }}
+{% endmacro %}
+{% macro options(extra) %}
+  {% set out = {'materialized': 'view'} %}
+  {% do out.update(extra) %}
+  {{ return(out) }}
+{% endmacro %}
+""",
+    ),
+)
+
+
+def test_macros_that_build_lists_and_dicts_render() -> None:
+    rendered = render(
+        "{{ config(**options({'materialized': 'table', 'tags': ['t']})) }}"
+        "select {{ renamed(['a', 'b'], 'x_') | join(', ') }} from {{ ref('src') }}",
+        RenderContext("shop", macros=COLUMN_MACROS),
+    )
+    assert rendered.sql == ("select a as x_a, b as x_b from src",)
+    assert rendered.config == (("materialized", "table"), ("tags", ["t"]))
+    assert rendered.diagnostics == ()
+
+
+def test_changes_to_vars_and_graph_stay_in_one_render() -> None:
+    ctx = RenderContext("shop", vars=(("cols", ["a"]), ("opts", {"k": [1]})))
+    template = (
+        "{% do var('cols').append('b') %}{% do var('opts')['k'].append(2) %}"
+        "{% do graph.nodes.update({'x': 1}) %}{% do selected_resources.append('y') %}"
+        "{{ var('cols') | join }}/{{ var('opts') }}/{{ graph.nodes | length }}"
+        "/{{ selected_resources | length }}{% if is_incremental() %}!{% endif %}"
+    )
+    renderer = Renderer(ctx)
+    first = renderer.render(template)
+    # both is_incremental() branches and the next render start from the project's values
+    assert first.sql == ("ab/{'k': [1, 2]}/1/1", "ab/{'k': [1, 2]}/1/1!")
+    assert renderer.render(template) == first
+    assert ctx.vars == (("cols", ["a"]), ("opts", {"k": [1]}))
+
+
+def test_a_self_referencing_var_is_copied() -> None:
+    looped: list[object] = ["a"]
+    looped.append(looped)
+    rendered = render(
+        "{{ var('l') | length }}{{ var('l')[1][1][0] }}",
+        RenderContext("shop", vars=(("l", looped),)),
+    )
+    assert rendered.sql == ("2a",)
+
+
+def test_other_mutable_objects_stay_immutable() -> None:
+    from collections import OrderedDict, UserList, deque
+
+    env = Renderer(CTX)._rt.env
+    for obj, attr in ((deque(), "append"), (UserList(), "append"), (OrderedDict(), "update")):
+        assert not env.is_safe_attribute(obj, attr, getattr(obj, attr))
+    assert env.is_safe_attribute([], "append", [].append)
+
+
+MUTATION_BOMBS = [
+    # item counts: past _MAX_ITEMS (100,000) however the items arrive
+    (
+        "{% set l = [] %}{% for i in range(100000) %}{% do l.append(i) %}{% endfor %}"
+        "{% do l.append(0) %}",
+        "100000 items",
+        None,
+    ),
+    (
+        "{% set l = ['x'] %}{% for i in range(40) %}{% do l.extend(l) %}{% endfor %}",
+        "100000 items",
+        None,
+    ),
+    ("{% set l = [0] %}{% for x in l %}{% do l.append(x) %}{% endfor %}", "100000 items", None),
+    (
+        "{% set s = set([]) %}{% do s.update(range(100000)) %}{% do s.add(-1) %}",
+        "100000 items",
+        None,
+    ),
+    (
+        "{% set d = {} %}{% for i in range(100000) %}{% do d.setdefault(i) %}{% endfor %}"
+        "{% do d.setdefault(-1) %}",
+        "100000 items",
+        None,
+    ),
+    (
+        "{% set d = {} %}{% do d.update(zip(range(100000), range(100000))) %}"
+        "{% do d.update(a=1) %}",
+        "100000 items",
+        None,
+    ),
+    # characters: the same big string appended again and again
+    (
+        "{% set s = 'x' * 60000 %}{% set l = [] %}"
+        "{% for i in range(9) %}{% do l.append(s) %}{% endfor %}",
+        "a value larger than 100000 characters",
+        SMALL,
+    ),
+    (
+        "{% set s = 'x' * 60000 %}{% set d = {} %}{% do d.update(a=s) %}{% do d.update(b=s) %}",
+        "a value larger than 100000 characters",
+        SMALL,
+    ),
+    # operations: appends are calls and spend the budget
+    (
+        "{% set l = [] %}"
+        "{% for i in range(60000) %}{% do l.append(1) %}{% do l.pop() %}{% endfor %}",
+        "more than 50000 operations",
+        SMALL,
+    ),
+    # a container that grew after it was put in another, then flattened every way
+    *(
+        (
+            "{% set a = [] %}{% set b = [a] * 1000 %}"
+            "{% for i in range(20) %}{% do a.append('x' * 1000) %}{% endfor %}" + use,
+            "a value larger than 100000 characters",
+            SMALL,
+        )
+        for use in (
+            "{{ b }}",
+            "{{ b ~ '' }}",
+            "{{ '%s' % (b,) }}",
+            "{{ '{}'.format(b) }}",
+            "{{ tojson(b) }}",
+            "{{ b | string }}",
+            "{{ b | pprint }}",
+            "{{ b | tojson }}",
+            "{{ ref(b) }}",
+            "{% set c = [] %}{% do c.append(b) %}",
+            "{% set c = [] %}{% do c.extend(b) %}",
+        )
+    ),
+    (
+        "{% set ns = namespace(s='') %}{% set l = [ns] * 1000 %}{% set ns.s = 'x' * 1000 %}{{ l }}",
+        "a value larger than 100000 characters",
+        SMALL,
+    ),
+    (
+        "{% set d = {'a': 'x' * 1000} %}{% set l = [d.items()] * 1000 %}{{ l }}",
+        "larger than 100000 characters",
+        SMALL,
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "reason", "limits"), MUTATION_BOMBS)
+def test_mutation_bombs_stop_with_a_diagnostic(
+    template: str, reason: str, limits: Limits | None
+) -> None:
+    rendered = render(template, limits=limits)
+    assert rendered.sql == ()
+    assert len(rendered.diagnostics) == 1, rendered.diagnostics
+    assert reason in rendered.diagnostics[0], rendered.diagnostics
+
+
+def test_nothing_prints_a_memory_address() -> None:
+    template = (
+        "{{ ref }}|{{ adapter }}|{{ range }}|{{ ''.upper }}|{{ cycler(1) }}|{{ zip }}"
+        "|{{ ref ~ '' }}|{{ joiner() | string }}|{{ dbt_utils }}|{{ set(['b', 'a']) }}"
+    )
+    sql = only_sql(template)
+    assert "0x" not in sql
+    assert sql.endswith("|{'a', 'b'}")
+
+
+def test_sets_print_and_iterate_alike_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from semverlint.render import RenderContext, render_model\n"
+        "t = \"{{ set(['delta', 'alpha', 'charlie', 'bravo']) }}{{ set(['x', 'y', 'z']) | join }}"
+        "{{ ({'q': 1, 'p': 2, 'r': 3}.keys() - ['p']) | list }}\"\n"
+        "print(render_model(t, RenderContext('shop')).sql)\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert outputs == {"(\"{'alpha', 'bravo', 'charlie', 'delta'}xyz['q', 'r']\",)\n"}
+
+
 # --- hostile and broken templates ------------------------------------------------------------
 
 
@@ -600,8 +844,11 @@ SANDBOX_ESCAPES = [
     "{{ undefined_name.__class__ }}",
     "{{ undefined_name['__globals__'] }}",
     "{{ ''.format.__self__ }}",
-    "{% do var('items', []).append(1) %}",
-    "{% set d = {} %}{% do d.update({'a': 1}) %}",
+    "{% set l = [2, 1] %}{% set m = [] %}{% do l.sort(key=m.append) %}",
+    "{% set l = [2, 1] %}{% do l.sort(key=cycler) %}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}{% do [].append(1) %}",
+    "{{ [].append.__self__ }}",
+    "{{ {}.update.__self__.__class__ }}",
 ]
 
 
@@ -627,14 +874,6 @@ def test_no_file_is_ever_read(template: str, diagnostic: str) -> None:
     rendered = render(template)
     assert rendered.sql == ()
     assert rendered.diagnostics[0].startswith(diagnostic)
-
-
-SMALL = Limits(
-    max_output_chars=100_000,
-    max_value_chars=100_000,
-    max_allocated_chars=1_000_000,
-    max_operations=50_000,
-)
 
 
 @pytest.mark.parametrize(

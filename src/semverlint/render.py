@@ -1,8 +1,8 @@
 """Render dbt model SQL (Jinja) in a sandbox with dbt's functions stubbed, so the SQL can be parsed.
 
 Nothing in the repository under review runs: templates execute only in jinja2's
-``ImmutableSandboxedEnvironment`` (no loader, no real environment variables, no
-database), hardened further here with budgets on work and memory. Whatever goes
+``SandboxedEnvironment`` (no loader, no real environment variables, no database),
+hardened further here with budgets on work and memory. Whatever goes
 wrong in a template becomes a diagnostic; :func:`render_model` never raises for
 template content.
 
@@ -37,11 +37,20 @@ Conventions the SQL layer relies on (every identifier is a plain, unquoted SQL n
 rendering fails the model has no SQL (``sql == ()``); ``config`` and
 ``relations`` then hold what was captured before the failure.
 
-Known limit: the immutable sandbox refuses to change a list or dict in place, so
-a macro that builds a list with ``{% do cols.append(c) %}`` makes the model a
-diagnostic ("access to attribute 'append' of 'list' object is unsafe");
-``{% set cols = cols + [c] %}`` works. Work and memory are bounded by
-:class:`Limits` (operations, characters built, output size, a time backstop).
+Mutation: dbt macros build lists with ``{% do cols.append(c) %}`` and dicts with
+``{% do d.update(...) %}``, so a template may change plain ``list``, ``dict`` and
+``set`` objects in place (and nothing else: every other object stays immutable, as in
+jinja2's ``ImmutableSandboxedEnvironment``). Each change is a budgeted call: it may not
+take a container past ``_MAX_ITEMS`` items or ``Limits.max_value_chars`` characters,
+and ``list.sort(key=...)`` is refused (the key would run outside the budget). What a
+template can change is its own: ``var()`` hands each render a fresh copy of a project
+var, and ``graph`` is rebuilt for every render, so one model cannot change what the next
+one sees. Because a value may grow after it was put in another container, the size of a
+value is checked again wherever it is flattened (output, ``~``, ``%``, calls, filters).
+
+Work and memory are bounded by :class:`Limits` (operations, characters built, output
+size, a time backstop). Output is deterministic: sets iterate in a stable order and no
+object prints its memory address.
 
 A :class:`Renderer` builds its sandbox once and compiles each project macro on
 its first call; use one per project and revision (it is not thread-safe).
@@ -56,7 +65,7 @@ import json
 import re
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ClassVar, Literal, NoReturn
@@ -68,8 +77,8 @@ from jinja2.ext import Extension
 from jinja2.parser import Parser
 from jinja2.runtime import Context, Undefined
 from jinja2.runtime import Macro as JinjaMacro
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import missing
+from jinja2.sandbox import SandboxedEnvironment, modifies_known_mutable
+from jinja2.utils import Namespace, missing
 from jinja2.visitor import NodeTransformer
 
 __all__ = [
@@ -226,6 +235,10 @@ class _Session:
         self.operations = 0
         self.allocated = 0
         self.deadline = time.monotonic() + limits.max_seconds
+        # Containers changed in place: id -> (the container, kept alive so the id stays
+        # its own; its size so far), so a loop of appends costs one walk, not one each.
+        self.sizes: dict[int, tuple[object, int]] = {}
+        self.vars: dict[str, object] = {}  # this render's copies of the project vars
 
     def note(self, message: str) -> None:
         self.notes.add(message)
@@ -237,14 +250,19 @@ class _Session:
         if self.operations % 1024 == 0 and time.monotonic() > self.deadline:
             raise _LimitExceeded(f"more than {self.limits.max_seconds:g} seconds")
 
-    def check(self, value: object) -> None:
-        """Refuse a value too large to print; count every new string against the budget."""
+    def fits(self, value: object) -> int:
+        """Refuse a value too large to print; its size otherwise."""
         size = _measure(value, self.limits.max_value_chars)
         if size > self.limits.max_value_chars:
             raise _LimitExceeded(
                 f"a value larger than {self.limits.max_value_chars} characters "
                 f"or {_MAX_ITEMS} items"
             )
+        return size
+
+    def check(self, value: object) -> None:
+        """Refuse a value too large to print; count every new string against the budget."""
+        size = self.fits(value)
         if isinstance(value, str):
             self.allocated += size
             if self.allocated > self.limits.max_allocated_chars:
@@ -257,19 +275,32 @@ def _measure(value: object, limit: int) -> int:
     """About how many characters printing ``value`` takes; stops counting past ``limit``.
 
     A container of more than _MAX_ITEMS items counts as past any limit, which keeps
-    this walk (run on every value a template builds) short."""
+    this walk (run on every value a template builds) short. A container shared by
+    several others counts once for each, as it prints; one inside itself counts as
+    the ``[...]`` it prints as."""
     total = 0
-    stack = [value]
+    inside: set[int] = set()  # the containers being walked: the path from the top
+    stack: list[tuple[object, bool]] = [(value, False)]
     while stack:
-        item = stack.pop()
+        item, leaving = stack.pop()
+        if leaving:
+            inside.discard(id(item))
+            continue
         if isinstance(item, (str, bytes, bytearray)):
             total += len(item)
-        elif isinstance(item, (list, tuple, set, frozenset, Mapping)):
+        elif isinstance(
+            item, (list, tuple, set, frozenset, Mapping, KeysView, ValuesView, ItemsView)
+        ):
+            if id(item) in inside:
+                total += 5
+                continue
             if len(item) > _MAX_ITEMS:
                 return limit + 1
-            elements: Iterable[object] = item
-            if isinstance(item, Mapping):
-                elements = [*item.keys(), *item.values()]
+            inside.add(id(item))
+            stack.append((item, True))
+            elements: Iterable[Any] = (
+                [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
+            )
             total += 2
             for element in elements:
                 total += 2
@@ -280,16 +311,19 @@ def _measure(value: object, limit: int) -> int:
                 elif isinstance(element, int):
                     total += element.bit_length() // 3 + 1
                 else:
-                    stack.append(element)
+                    stack.append((element, False))
                 if total > limit:
                     return total
         elif isinstance(item, int) and not isinstance(item, bool):
             total += item.bit_length() // 3 + 1
+        elif isinstance(item, Namespace):
+            # A namespace prints its attributes, and `set ns.x = ...` can grow them later.
+            total += 12
+            stack.append((object.__getattribute__(item, "_Namespace__attrs"), False))
         else:
             total += 8
         if total > limit:
             return total
-    return total
     return total
 
 
@@ -373,6 +407,10 @@ class _Stub:
 
     def _path(self) -> str:
         return self._label
+
+    def __repr__(self) -> str:
+        # object's repr holds a memory address: printing it would make output vary by run.
+        return f"<{self._path()}>"
 
 
 class _RelationRef(_Stub):
@@ -488,11 +526,23 @@ class _Modules(_Stub):
     datetime = _DatetimeModule()
 
 
-class _StableSet(frozenset[Any]):
-    """dbt's set(): a set whose iteration order does not depend on string hashing."""
+class _StableSet(set[Any]):
+    """dbt's set(): a set whose iteration order (and printing) does not depend on hashing.
+
+    Set operations on it return plain sets; the sandbox turns those back into this."""
 
     def __iter__(self) -> Iterator[Any]:
         return iter(sorted(super().__iter__(), key=repr))
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(sorted(map(repr, super().__iter__()))) + "}" if self else "set()"
+
+
+def _stable(value: Any) -> Any:
+    """A set or frozenset as a _StableSet, so its order cannot vary from run to run."""
+    if type(value) in (set, frozenset):
+        return _StableSet(value)
+    return value
 
 
 class _Placeholder(_Stub):
@@ -699,7 +749,12 @@ class _Var(_Stub):
     def __call__(self, name: Any, default: Any = _NO_DEFAULT) -> object:
         key = str(name)
         if key in self._rt.vars:
-            return self._rt.vars[key]
+            # A copy per render: a macro that appends to a var must not change what the
+            # next model (or the other is_incremental() branch) sees.
+            copies = self._rt.current.vars
+            if key not in copies:
+                copies[key] = _thaw(self._rt.vars[key])
+            return copies[key]
         if default is not _NO_DEFAULT:
             return default
         self._rt.note(f"var {_short(key)} has no value and no default: rendered as a placeholder")
@@ -707,6 +762,52 @@ class _Var(_Stub):
 
     def has_var(self, name: Any) -> bool:
         return str(name) in self._rt.vars
+
+
+def _thaw(value: object) -> object:
+    """A copy of YAML data made of plain dicts, lists and _StableSets; shared parts stay shared.
+
+    Iterative, so a deeply nested or self-referencing value (YAML aliases can make one)
+    cannot exhaust the stack."""
+    copies: dict[int, object] = {}
+
+    def shell(item: object) -> tuple[object, bool]:
+        if id(item) in copies:
+            return copies[id(item)], False
+        copy: object
+        if isinstance(item, Mapping):
+            copy = {}
+        elif isinstance(item, list):
+            copy = []
+        elif isinstance(item, (set, frozenset)):
+            copy = _StableSet()
+        else:
+            return item, False
+        copies[id(item)] = copy
+        return copy, True
+
+    root, fresh = shell(value)
+    pending = [(value, root)] if fresh else []
+    while pending:
+        original, copy = pending.pop()
+        if isinstance(original, Mapping):
+            assert isinstance(copy, dict)
+            for key, item in original.items():
+                copy[key], fresh = shell(item)
+                if fresh:
+                    pending.append((item, copy[key]))
+        else:
+            assert isinstance(original, (list, set, frozenset))
+            for item in original:
+                child, fresh = shell(item)
+                if isinstance(copy, list):
+                    copy.append(child)
+                else:
+                    assert isinstance(copy, set)
+                    copy.add(child)
+                if fresh:
+                    pending.append((item, child))
+    return root
 
 
 # Adapters whose macros fall back to another adapter's before default__ (as in dbt).
@@ -853,6 +954,9 @@ class _Runtime:
         self.env = _Sandbox(self, _undefined_class(self))
         self.namespace = self._namespace()
 
+    def __repr__(self) -> str:
+        return "<dbt>"  # bound methods (ref, source, ...) print their owner
+
     @property
     def current(self) -> _Session:
         # Outside a render (jinja folding constants at compile time) a throwaway session.
@@ -885,22 +989,13 @@ class _Runtime:
                 "flags": _Flags(),
                 "builtins": _Builtins(self),
                 "execute": False,
-                "graph": {
-                    "nodes": {},
-                    "sources": {},
-                    "exposures": {},
-                    "metrics": {},
-                    "groups": {},
-                    "semantic_models": {},
-                    "saved_queries": {},
-                },
+                **_fresh_globals(),
                 "invocation_id": "00000000-0000-0000-0000-000000000000",
                 "run_started_at": _FixedDatetime(2000, 1, 1, tzinfo=_dt.timezone.utc),
                 "dbt_version": "1.8.0",
                 "project_name": self.ctx.project_name,
                 "database": "analytics",
                 "schema": "analytics",
-                "selected_resources": [],
                 "set": _StableSet,
                 "set_strict": _StableSet,
                 "zip": _zip,
@@ -940,6 +1035,8 @@ class _Runtime:
         """Render once; the SQL, or None and a diagnostic in the session."""
         session = _Session(self.limits, incremental=incremental)
         self.session = session
+        # A template may change these in place: each render starts from new ones.
+        self.namespace.update(_fresh_globals())
         try:
             context = template.new_context(self.namespace, shared=True)
             chunks: list[str] = []
@@ -1067,6 +1164,15 @@ class _Runtime:
         raise _MacroReturn(value)
 
 
+def _fresh_globals() -> dict[str, object]:
+    """The mutable objects in dbt's context, new for every render."""
+    graph = ("nodes", "sources", "exposures", "metrics", "groups", "semantic_models")
+    return {
+        "graph": {key: {} for key in (*graph, "saved_queries")},
+        "selected_resources": [],
+    }
+
+
 def _failure(error: Exception) -> str:
     """The diagnostic for a render that stopped."""
     if isinstance(error, _MacroReturn):
@@ -1153,10 +1259,21 @@ def _local_md5(text: Any) -> str:
 # --- the sandbox --------------------------------------------------------------------------------
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """jinja2's immutable sandbox, with budgets on work and on the size of what is built."""
+# What a template may change in place; every other object stays immutable.
+_MUTABLE: tuple[type, ...] = (list, dict, set, _StableSet)
+# The methods of those that add items (the others can only shrink or reorder).
+_GROWING = frozenset(
+    {"append", "insert", "extend", "add", "update", "setdefault", "symmetric_difference_update"}
+)
 
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja2's sandbox, with budgets on work and on the size of what is built.
+
+    Only plain lists, dicts and sets may be changed in place, and each change is
+    budgeted like any other call (see :func:`_check_mutation`)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "-", "%"})
 
     def __init__(self, rt: _Runtime, undefined: type[Undefined]) -> None:
         super().__init__(
@@ -1175,7 +1292,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, _Stub):
             return not attr.startswith("_") and obj._sandbox_allows(attr)
-        return super().is_safe_attribute(obj, attr, value)
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        # As in ImmutableSandboxedEnvironment, except for the plain containers.
+        return type(obj) in _MUTABLE or not modifies_known_mutable(obj, attr)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if attribute.startswith("_"):
@@ -1203,16 +1323,23 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         session = self._rt.current
         session.tick()
-        args = _check_call(obj, args, kwargs, self._rt.limits)
-        result = super().call(context, obj, *args, **kwargs)
+        for value in (*args, *kwargs.values()):
+            session.fits(value)  # it may have grown since it was built
+        if isinstance(obj, types.BuiltinMethodType) and type(obj.__self__) in _MUTABLE:
+            args, kwargs = _check_mutation(obj.__self__, obj.__name__, args, kwargs, session)
+        else:
+            args = _check_call(obj, args, kwargs, self._rt.limits)
+        result = _stable(super().call(context, obj, *args, **kwargs))
         session.check(result)
         return result
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         session = self._rt.current
         session.tick()
+        if operator == "%":
+            session.fits(right)
         _check_binop(operator, left, right, self._rt.limits)
-        result = self.binop_table[operator](left, right)
+        result = _stable(self.binop_table[operator](left, right))
         session.check(result)
         return result
 
@@ -1234,7 +1361,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 class _Guards(Extension):
     """Skips dbt-only blocks (materialization, test, docs) and hosts the guards the
     hardened template calls: ``out`` for every output, ``each`` for every loop,
-    ``sized`` for every literal list, dict and concatenation."""
+    ``flat`` for every operand of ``~``, ``sized`` for every literal list, dict and
+    concatenation."""
 
     tags = {"materialization", "test", "data_test", "docs", "snapshot"}  # noqa: RUF012
 
@@ -1255,11 +1383,16 @@ class _Guards(Extension):
     def out(self, value: Any) -> str:
         session = self._rt.current
         session.tick()
-        if not isinstance(value, str):
-            session.check(value)
-        text = str(value)
+        text = value if isinstance(value, str) else self.flat(value)
         session.check(text)
         return text
+
+    def flat(self, value: Any) -> str:
+        """``value`` as text, measured first: it may have grown since it was built."""
+        if isinstance(value, str):
+            return value
+        self._rt.current.fits(value)
+        return _scrub(str(value))
 
     def each(self, iterable: Any) -> Any:
         return _Steps(iterable, self._rt.current)
@@ -1328,7 +1461,9 @@ class _Harden(NodeTransformer):
         return self._guard("sized", node)
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        return self._sized(node)
+        self.generic_visit(node)
+        node.nodes = [self._guard("flat", child) for child in node.nodes]
+        return self._guard("sized", node)
 
     def visit_List(self, node: nodes.List) -> nodes.Node:
         return self._sized(node)
@@ -1344,6 +1479,82 @@ class _Harden(NodeTransformer):
 
 
 # --- size checks before an operation builds something huge -------------------------------------
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def _scrub(text: str) -> str:
+    """Text without the memory addresses of Python's default reprs (they vary by run)."""
+    return _ADDRESS.sub("", text) if "0x" in text else text
+
+
+def _check_mutation(
+    owner: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], session: _Session
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Budget one in-place change of a plain list, dict or set; the args to call it with.
+
+    Iterables are read into lists first (at most as many items as the container may
+    still take), so a generator cannot grow a container past the limits unseen."""
+    if name == "sort" and kwargs.get("key") is not None:
+        # The key would be called from Python, once per item, outside every budget.
+        raise SecurityError("list.sort(key=...) is not allowed in a template; use |sort")
+    if name not in _GROWING:
+        session.sizes.pop(id(owner), None)  # it may shrink: measure it afresh next time
+        return args, kwargs
+    room = _MAX_ITEMS - len(owner)
+    added: list[Any]
+    count: int
+    if name in ("append", "add"):
+        added = list(args[:1])
+        count = 1
+    elif name == "insert":
+        added = list(args[1:2])
+        count = 1
+    elif name == "setdefault":
+        added = [*args[:2]]
+        count = 1
+    elif name == "update" and isinstance(owner, dict):
+        pairs: list[Any] = []
+        if args:
+            source = args[0]
+            if isinstance(source, Mapping):
+                if len(source) > room:
+                    raise _too_many()
+                source = list(source.items())
+            pairs = _take(source, room)
+        added = [*pairs, *kwargs.items()]
+        count = len(added)
+        args, kwargs = ((pairs,) if args else ()), kwargs
+    else:  # extend, set.update, symmetric_difference_update: each argument an iterable
+        args = tuple(_take(arg, room) for arg in args)
+        added = [item for items in args for item in items]
+        count = len(added)
+    if count > room:
+        raise _too_many()
+    known = session.sizes.get(id(owner))
+    size = known[1] if known is not None and known[0] is owner else session.fits(owner)
+    size += _measure(added, session.limits.max_value_chars)
+    if size > session.limits.max_value_chars:
+        raise _LimitExceeded(
+            f"a value larger than {session.limits.max_value_chars} characters or {_MAX_ITEMS} items"
+        )
+    session.sizes[id(owner)] = (owner, size)
+    return args, kwargs
+
+
+def _too_many() -> _LimitExceeded:
+    return _LimitExceeded(f"a value larger than {_MAX_ITEMS} items")
+
+
+def _take(iterable: Iterable[Any], room: int) -> list[Any]:
+    """The items of ``iterable``, refusing more than ``room`` of them."""
+    items: list[Any] = []
+    for item in iterable:
+        items.append(item)
+        if len(items) > room:
+            raise _too_many()
+    return items
+
 
 _PRINTF_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
@@ -1440,8 +1651,12 @@ def _guard_filter(name: str, func: Callable[..., Any], rt: _Runtime) -> Callable
     def guarded(*args: Any, **kwargs: Any) -> Any:
         session = rt.current
         session.tick()
+        for value in (*args[skip:], *kwargs.values()):
+            session.fits(value)  # it may have grown since it was built
         args = _check_filter(name, args, skip, kwargs, rt.limits)
         result = func(*args, **kwargs)
+        if isinstance(result, str):
+            result = _scrub(result)
         session.check(result)
         return result
 
