@@ -161,12 +161,22 @@ def compare_project(
     config = some.config
     base_if = base.interface if base else None
     head_if = head.interface if head else None
-    project: Project = (head_if or base_if).project if (head_if or base_if) else Project(
-        posixpath.basename(some.ref.path) if some.ref.path != "." else ".", some.ref.path, some.ref.kind
+    project: Project = (
+        (head_if or base_if).project
+        if (head_if or base_if)
+        else Project(
+            posixpath.basename(some.ref.path) if some.ref.path != "." else ".",
+            some.ref.path,
+            some.ref.kind,
+        )
     )
     dialect = config.dialect or project.dialect
     deltas = diff_interfaces(base_if, head_if, type_judge(dialect), options.today.isoformat())
-    suppressions = {m.label.lower(): m.suppressions for m in (head_if.models if head_if else ()) if m.suppressions}
+    suppressions = {
+        m.label.lower(): m.suppressions
+        for m in (head_if.models if head_if else ())
+        if m.suppressions
+    }
     changes, config_diagnostics = classify(deltas, catalogue, config, options.today, suppressions)
     changes = with_impact(changes, project.name, head_if, heads, bases)
     version_reasons = versioning_violations(changes, head_if)
@@ -207,10 +217,16 @@ def _bump_or_none(value: str | None) -> Bump | None:
 
 def _diagnostics(base: LoadedProject | None, head: LoadedProject | None) -> tuple[Diagnostic, ...]:
     """Head's diagnostics, and base's where head has none for that file: noise from history is not news."""
-    head_diags = [*(head.diagnostics if head else ()), *(head.interface.diagnostics if head and head.interface else ())]
+    head_diags = [
+        *(head.diagnostics if head else ()),
+        *(head.interface.diagnostics if head and head.interface else ()),
+    ]
     if head is not None:
         return tuple(sorted(set(head_diags), key=_diag_order))
-    base_diags = [*(base.diagnostics if base else ()), *(base.interface.diagnostics if base and base.interface else ())]
+    base_diags = [
+        *(base.diagnostics if base else ()),
+        *(base.interface.diagnostics if base and base.interface else ()),
+    ]
     return tuple(sorted(set(base_diags), key=_diag_order))
 
 
@@ -219,13 +235,19 @@ def _diag_order(d: Diagnostic) -> tuple[str, int, str]:
 
 
 def build_report(
-    base: SnapshotLike, head: SnapshotLike, base_info: RevisionInfo, head_info: RevisionInfo,
-    catalogue: Catalogue, options: Options,
+    base: SnapshotLike,
+    head: SnapshotLike,
+    base_info: RevisionInfo,
+    head_info: RevisionInfo,
+    catalogue: Catalogue,
+    options: Options,
 ) -> Report:
     head_projects = load_snapshot(head, catalogue, options)
     configs = {path: project.config for path, project in head_projects.items()}
     base_projects = load_snapshot(base, catalogue, options, configs)
-    return Report(base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options))
+    return Report(
+        base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options)
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,11 @@ def rule_to_dict(rule: Rule) -> dict[str, object]:
         "help": rule.help,
         "message": rule.message,
         "reference": rule.reference,
-        "example": {"file": rule.example.file, "before": rule.example.before, "after": rule.example.after},
+        "example": {
+            "file": rule.example.file,
+            "before": rule.example.before,
+            "after": rule.example.after,
+        },
     }
 
 
@@ -42,7 +46,9 @@ def rules_text(color: bool) -> str:
     for rule in _ordered(load_catalogue()):
         table.add_row(rule.id, rule.bump, rule.category, rule.summary)
     buffer = io.StringIO()
-    Console(file=buffer, force_terminal=color, no_color=not color, width=160, highlight=False).print(table)
+    Console(
+        file=buffer, force_terminal=color, no_color=not color, width=160, highlight=False
+    ).print(table)
     return buffer.getvalue()
 
 
@@ -66,16 +72,24 @@ def explain_text(rule: Rule, color: bool = False) -> str:
         f"Override it in semverlint.yml (or [tool.semverlint] in pyproject.toml):\n"
         f"    rules:\n      {rule.id}: minor    # or major, patch, none, off\n"
         f"Accept one occurrence instead:\n"
-        f"    ignore:\n      - rule: {rule.id}\n        model: <model glob>\n        reason: \"why it is safe\"\n\n"
+        f'    ignore:\n      - rule: {rule.id}\n        model: <model glob>\n        reason: "why it is safe"\n\n'
         f"Reference: {rule.reference}\n"
     )
 
 
 def rules_markdown(catalogue: Catalogue) -> str:
     """docs/rules.md; a test fails when the committed file drifts from the catalogue."""
-    out = ["# Rules", "", "Generated from `src/semverlint/rules/catalogue/` by `python -m semverlint.catalogue_view`.", ""]
+    out = [
+        "# Rules",
+        "",
+        "Generated from `src/semverlint/rules/catalogue/` by `python -m semverlint.catalogue_view`.",
+        "",
+    ]
     out += ["| rule | bump | category | summary |", "|---|---|---|---|"]
-    out += [f"| [{r.id}](#{r.id}) | {r.bump} | {r.category} | {r.summary} |" for r in _ordered(catalogue)]
+    out += [
+        f"| [{r.id}](#{r.id}) | {r.bump} | {r.category} | {r.summary} |"
+        for r in _ordered(catalogue)
+    ]
     for rule in _ordered(catalogue):
         fence = "```"
         out += [

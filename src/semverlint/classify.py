@@ -120,10 +120,18 @@ def classify(
 
 
 def _cap(bump: Bump, delta: Delta) -> tuple[Bump, str | None]:
-    """Private and ephemeral models are internal: by themselves they cannot break another team."""
-    if delta.access == "private" and min_bump(bump, "patch") != bump:
+    """Private and ephemeral models are internal: by themselves they cannot break another team.
+
+    What a model newly offers (made public, made queryable) is judged on its own merits.
+    """
+    if (
+        delta.access == "private"
+        and delta.kind != "access-widened"
+        and min_bump(bump, "patch") != bump
+    ):
         return "patch", f"private model: {bump} capped at patch"
-    if not delta.queryable and delta.kind != "model-made-ephemeral" and min_bump(bump, "patch") != bump:
+    exempt = ("model-made-ephemeral", "model-added", "access-widened")
+    if not delta.queryable and delta.kind not in exempt and min_bump(bump, "patch") != bump:
         return "patch", f"ephemeral model: {bump} capped at patch"
     return bump, None
 
@@ -131,14 +139,18 @@ def _cap(bump: Bump, delta: Delta) -> tuple[Bump, str | None]:
 def _matches(entry: IgnoreEntry, rule: str, delta: Delta) -> bool:
     if entry.rule != rule:
         return False
-    if entry.model is not None and not fnmatch.fnmatchcase(delta.model.lower(), entry.model.lower()):
+    if entry.model is not None and not fnmatch.fnmatchcase(
+        delta.model.lower(), entry.model.lower()
+    ):
         return False
     return entry.column is None or (
         delta.column is not None and fnmatch.fnmatchcase(delta.column.lower(), entry.column.lower())
     )
 
 
-def _ignored(entries: tuple[IgnoreEntry, ...], rule: str, delta: Delta, today: dt.date) -> Ignored | None:
+def _ignored(
+    entries: tuple[IgnoreEntry, ...], rule: str, delta: Delta, today: dt.date
+) -> Ignored | None:
     for entry in entries:
         if (entry.until is None or today <= entry.until) and _matches(entry, rule, delta):
             return Ignored(entry.reason, entry.source)

@@ -102,7 +102,9 @@ def parse_config(data: Any, source: str, catalogue: Catalogue) -> Config:
         rules=rules,
         ignore=ignore,
         source=source,
-        version_line=data.line_of_key("version") if isinstance(data, LineDict) and "version" in data else None,
+        version_line=data.line_of_key("version")
+        if isinstance(data, LineDict) and "version" in data
+        else None,
         present=True,
     )
 
@@ -169,7 +171,9 @@ def merge(base: Config, override: Config | None) -> Config:
         dialect=override.dialect or base.dialect,
         fail_on=override.fail_on or base.fail_on,
         strict=override.strict or base.strict,
-        column_order=override.column_order if override.column_order != "ignore" else base.column_order,
+        column_order=override.column_order
+        if override.column_order != "ignore"
+        else base.column_order,
         rules=tuple(sorted({**dict(base.rules), **dict(override.rules)}.items())),
         ignore=base.ignore + override.ignore,
         present=True,

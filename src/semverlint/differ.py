@@ -101,7 +101,9 @@ def diff_interfaces(
         if model.key in renamed_old:
             continue
         if model.key in disabled_after:
-            deltas.append(_delta("model-disabled", disabled_after[model.key], before=True, after=False))
+            deltas.append(
+                _delta("model-disabled", disabled_after[model.key], before=True, after=False)
+            )
         elif model.version is not None:
             retired = model.deprecation_date is not None and model.deprecation_date <= today
             kind = "model-version-retired" if retired else "model-version-removed"
@@ -113,14 +115,21 @@ def diff_interfaces(
             kind = "model-version-added" if model.version is not None else "model-added"
             deltas.append(_delta(kind, model, after=model.version or model.name))
     for key in sorted(before.keys() & after.keys()):
-        deltas.extend(diff_models(before[key], after[key], judge))
+        # Whether a change can break anyone depends on what consumers could reach before it.
+        old = before[key]
+        deltas.extend(
+            replace(d, access=old.access, queryable=old.queryable)
+            for d in diff_models(old, after[key], judge)
+        )
     deltas.extend(_diff_latest(before, after, judge))
     if head is not None:
         deltas.extend(_broken_reads(base, head))
     return tuple(sorted(_with_lineage(deltas, base, head), key=_order))
 
 
-def _with_lineage(deltas: list[Delta], base: Interface | None, head: Interface | None) -> list[Delta]:
+def _with_lineage(
+    deltas: list[Delta], base: Interface | None, head: Interface | None
+) -> list[Delta]:
     """Mark column changes that arrived from upstream with the chain of models they came through."""
     by_column: dict[tuple[str, str], Delta] = {}
     for delta in deltas:
@@ -196,7 +205,7 @@ def diff_models(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
     """Deltas between two versions of one enabled model."""
     yield from _diff_materialization(old, new)
     yield from _diff_access(old, new)
-    if (old.database, old.schema, old.alias) != (new.database, new.schema, new.alias):
+    if _location(old) != _location(new):
         yield _delta("model-relocated", new, before=_location(old), after=_location(new))
     if old.contract_enforced != new.contract_enforced:
         kind = "contract-enforced" if new.contract_enforced else "contract-unenforced"
@@ -210,7 +219,9 @@ def diff_models(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
 
 
 def _location(model: Model) -> str:
-    return ".".join(part or "default" for part in (model.database, model.schema, model.alias or model.name))
+    return ".".join(
+        part or "default" for part in (model.database, model.schema, model.alias or model.name)
+    )
 
 
 def _diff_materialization(old: Model, new: Model) -> Iterator[Delta]:
@@ -231,13 +242,17 @@ def _enforces_constraints(model: Model) -> bool:
     """Warehouses enforce declared constraints on tables only, and only under a contract."""
     if not model.contract_enforced or model.materialized == "view":
         return False
-    return bool(model.primary_key) or any(c.not_null or c.checks or c.unique for c in model.columns)
+    return bool(model.primary_key) or any(c.constraints for c in model.columns)
 
 
 def _diff_access(old: Model, new: Model) -> Iterator[Delta]:
     if old.access == new.access:
         return
-    kind = "access-narrowed" if ACCESS_ORDER[new.access] < ACCESS_ORDER[old.access] else "access-widened"
+    kind = (
+        "access-narrowed"
+        if ACCESS_ORDER[new.access] < ACCESS_ORDER[old.access]
+        else "access-widened"
+    )
     yield _delta(kind, new, before=old.access, after=new.access)
 
 
@@ -247,21 +262,40 @@ def _diff_deprecation(old: Model, new: Model) -> Iterator[Delta]:
     if old.deprecation_date is None:
         yield _delta("deprecation-announced", new, before=None, after=new.deprecation_date)
     elif new.deprecation_date < old.deprecation_date:
-        yield _delta("deprecation-brought-forward", new, before=old.deprecation_date, after=new.deprecation_date)
+        yield _delta(
+            "deprecation-brought-forward",
+            new,
+            before=old.deprecation_date,
+            after=new.deprecation_date,
+        )
 
 
 # Delta kinds that break a consumer by default: what makes moving `latest_version` breaking.
 BREAKING_KINDS = frozenset(
     {
-        "column-removed", "column-renamed", "column-type-changed", "not-null-removed", "unique-removed",
-        "accepted-values-removed", "accepted-values-widened", "relationship-removed", "check-removed",
-        "primary-key-removed", "grain-changed", "contract-unenforced", "access-narrowed",
-        "model-made-ephemeral", "model-relocated", "constraints-unenforced",
+        "column-removed",
+        "column-renamed",
+        "column-type-changed",
+        "not-null-removed",
+        "unique-removed",
+        "accepted-values-removed",
+        "accepted-values-widened",
+        "relationship-removed",
+        "check-removed",
+        "primary-key-removed",
+        "grain-changed",
+        "contract-unenforced",
+        "access-narrowed",
+        "model-made-ephemeral",
+        "model-relocated",
+        "constraints-unenforced",
     }
 )
 
 
-def _diff_latest(before: dict[str, Model], after: dict[str, Model], judge: TypeJudge) -> Iterator[Delta]:
+def _diff_latest(
+    before: dict[str, Model], after: dict[str, Model], judge: TypeJudge
+) -> Iterator[Delta]:
     """Unpinned `ref('m')` follows latest_version: judge the move by the two versions' interfaces."""
     old_latest = {fold_name(m): m for m in before.values() if m.version is not None and m.is_latest}
     new_latest = {fold_name(m): m for m in after.values() if m.version is not None and m.is_latest}
@@ -287,13 +321,19 @@ def _broken_reads(base: Interface | None, head: Interface) -> Iterator[Delta]:
         for column in model.columns:
             for rel, col in column.lineage:
                 upstream = models.get(rel)
-                if upstream is None or not upstream.columns_closed or upstream.column(col) is not None:
+                if (
+                    upstream is None
+                    or not upstream.columns_closed
+                    or upstream.column(col) is not None
+                ):
                     continue
                 before = base_models.get(rel)
                 if before is not None and before.column(col) is None:
                     continue  # already broken at base: not news of this change
                 yield replace(
-                    _delta("upstream-column-removed", model, column, before=f"{upstream.label}.{col}"),
+                    _delta(
+                        "upstream-column-removed", model, column, before=f"{upstream.label}.{col}"
+                    ),
                     via=(upstream.label,),
                 )
 
@@ -305,15 +345,25 @@ def _diff_keys(old: Model, new: Model) -> Iterator[Delta]:
     elif after and not before:
         yield _delta("primary-key-added", new, before=None, after=list(new.primary_key))
     elif before != after:
-        yield _delta("grain-changed", new, before=_key_text(old.primary_key), after=_key_text(new.primary_key))
+        yield _delta(
+            "grain-changed",
+            new,
+            before=_key_text(old.primary_key),
+            after=_key_text(new.primary_key),
+        )
     old_unique = {_fold_all(k) for k in old.unique_keys}
     new_unique = {_fold_all(k) for k in new.unique_keys}
-    if old_unique and new_unique and old_unique != new_unique:
+    # A unique key that is gone means one row per key no longer holds; a new one only adds.
+    if old_unique - new_unique:
         yield _delta(
             "grain-changed",
             new,
             before=sorted(_key_text(k) for k in old.unique_keys),
             after=sorted(_key_text(k) for k in new.unique_keys),
+        )
+    if old.unique_key and new.unique_key and _fold_all(old.unique_key) != _fold_all(new.unique_key):
+        yield _delta(
+            "grain-changed", new, before=_key_text(old.unique_key), after=_key_text(new.unique_key)
         )
     if old.grain != new.grain and old.analysed and new.analysed:
         yield _delta("grain-changed", new, before=old.grain, after=new.grain)
@@ -337,12 +387,20 @@ def _diff_logic(old: Model, new: Model) -> Iterator[Delta]:
     if old.canonical_sql == new.canonical_sql:
         yield _delta("sql-reformatted", new, anchor=_sql_anchor(new))
         return
+    if old.canonical_sql == new.canonical_sql and (old.opaque or new.opaque):
+        # Placeholders for unknown macros hide what changed inside their calls.
+        yield _delta("sql-changed-unparsed", new, anchor=_sql_anchor(new))
+        return
     old_logic, new_logic = dict(old.logic), dict(new.logic)
-    changed = sorted(k for k in old_logic.keys() | new_logic.keys() if old_logic.get(k) != new_logic.get(k))
-    columns_changed = any(
+    changed = sorted(
+        k for k in old_logic.keys() | new_logic.keys() if old_logic.get(k) != new_logic.get(k)
+    )
+    columns_changed = [c.key for c in old.columns] != [c.key for c in new.columns] or any(
         (oc := old.column(c.key)) is not None and oc.expression != c.expression for c in new.columns
     )
-    if changed or not columns_changed:
+    explained = columns_changed or (old.grain != new.grain)
+    # Column and grain deltas explain select-list edits; say "logic changed" only for the rest.
+    if changed or not explained:
         parts = changed or ["query"]
         yield _delta(
             "model-logic-changed",
@@ -362,7 +420,9 @@ def diff_columns(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
     before = {c.key: c for c in old.columns}
     after = {c.key: c for c in new.columns}
     # Where one side's column set is open (SQL unread), only YAML-declared columns are known facts.
-    removed = [c for k, c in before.items() if k not in after and (new.columns_closed or c.declared)]
+    removed = [
+        c for k, c in before.items() if k not in after and (new.columns_closed or c.declared)
+    ]
     added = [c for k, c in after.items() if k not in before and (old.columns_closed or c.declared)]
     renames = _renamed_columns(removed, added)
     for old_col, new_col in renames:
@@ -373,7 +433,7 @@ def diff_columns(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:
     renamed_new = {n.key for _, n in renames}
     for col in removed:
         if col.key not in renamed_old:
-            yield _delta("column-removed", new, col, before=col.name)
+            yield _delta("column-removed", new, col, before=col.name, anchor=old)
     for col in added:
         if col.key not in renamed_new:
             yield _delta("column-added", new, col, after=col.name)
@@ -407,9 +467,13 @@ def diff_column(model: Model, old: Column, new: Column, judge: TypeJudge) -> Ite
     yield from _diff_sets(model, new, old.relationships, new.relationships, "relationship")
     yield from _diff_sets(model, new, old.checks, new.checks, "check")
     if old.expression and new.expression and old.expression != new.expression:
-        yield _delta("column-logic-changed", model, new, before=old.expression, after=new.expression)
+        yield _delta(
+            "column-logic-changed", model, new, before=old.expression, after=new.expression
+        )
     if (old.description or "") != (new.description or ""):
-        yield _delta("description-changed", model, new, before=old.description, after=new.description)
+        yield _delta(
+            "description-changed", model, new, before=old.description, after=new.description
+        )
 
 
 def _flag(model: Model, old: Column, new: Column, attr: str, stem: str) -> Iterator[Delta]:
@@ -435,7 +499,9 @@ def _diff_accepted_values(model: Model, old: Column, new: Column) -> Iterator[De
         yield _delta("accepted-values-narrowed", model, new, before=list(was), after=list(now))
 
 
-def _diff_sets(model: Model, new: Column, was: tuple[str, ...], now: tuple[str, ...], stem: str) -> Iterator[Delta]:
+def _diff_sets(
+    model: Model, new: Column, was: tuple[str, ...], now: tuple[str, ...], stem: str
+) -> Iterator[Delta]:
     for item in sorted(set(was) - set(now)):
         yield _delta(f"{stem}-removed", model, new, before=item)
     for item in sorted(set(now) - set(was)):

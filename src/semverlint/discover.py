@@ -10,7 +10,17 @@ DBT_MARKER = "dbt_project.yml"
 CONFIG_MARKER = "semverlint.yml"
 # Installed packages and build output are other people's projects or copies of ours.
 SKIPPED_DIRS = frozenset(
-    {"dbt_packages", "dbt_modules", "target", "logs", "node_modules", ".venv", "venv", "site-packages", ".git"}
+    {
+        "dbt_packages",
+        "dbt_modules",
+        "target",
+        "logs",
+        "node_modules",
+        ".venv",
+        "venv",
+        "site-packages",
+        ".git",
+    }
 )
 
 
@@ -30,7 +40,9 @@ def is_skipped(path: str) -> bool:
 
 def discover(paths: tuple[str, ...]) -> tuple[ProjectRef, ...]:
     """Every project in the tree, sorted by path; a dbt project wins over a bare config."""
-    dbt_dirs = {parent(p) for p in paths if posixpath.basename(p) == DBT_MARKER and not is_skipped(p)}
+    dbt_dirs = {
+        parent(p) for p in paths if posixpath.basename(p) == DBT_MARKER and not is_skipped(p)
+    }
     config_dirs = {
         parent(p) for p in paths if posixpath.basename(p) == CONFIG_MARKER and not is_skipped(p)
     }
@@ -42,7 +54,9 @@ def discover(paths: tuple[str, ...]) -> tuple[ProjectRef, ...]:
 def files_of(project: str, paths: tuple[str, ...], nested: frozenset[str]) -> tuple[str, ...]:
     """The files below a project folder, minus those of projects nested inside it."""
     prefix = "" if project == "." else project + "/"
-    inner = tuple(n + "/" for n in nested if n != project and (project == "." or n.startswith(prefix)))
+    inner = tuple(
+        n + "/" for n in nested if n != project and (project == "." or n.startswith(prefix))
+    )
     return tuple(
         p for p in paths if p.startswith(prefix) and not p.startswith(inner) and not is_skipped(p)
     )

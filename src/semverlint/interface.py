@@ -11,7 +11,9 @@ Level = Literal["warning", "error"]
 
 ACCESS_ORDER: dict[str, int] = {"private": 0, "protected": 1, "public": 2}
 # Materializations a consumer can select from; ephemeral models are inlined CTEs.
-QUERYABLE = frozenset({"view", "table", "incremental", "materialized_view", "dynamic_table", "snapshot", "seed"})
+QUERYABLE = frozenset(
+    {"view", "table", "incremental", "materialized_view", "dynamic_table", "snapshot", "seed"}
+)
 
 
 def fold(name: str) -> str:
@@ -53,6 +55,8 @@ class Column:
     accepted_values: tuple[str, ...] | None = None
     relationships: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
+    # Constraint types declared for the column (not_null, unique, ...): what a warehouse enforces.
+    constraints: tuple[str, ...] = ()
     description: str | None = None
     # Canonical SQL of the expression that produces the column, where the SQL was analysed.
     expression: str | None = None
@@ -97,6 +101,8 @@ class Model:
     columns_closed: bool = False
     primary_key: tuple[str, ...] = ()
     unique_keys: tuple[tuple[str, ...], ...] = ()
+    # The incremental merge key (config unique_key): the grain new rows are merged on.
+    unique_key: tuple[str, ...] = ()
     # Canonical description of the grain from the SQL (GROUP BY keys, DISTINCT, set operation).
     grain: str | None = None
     # Named canonical fragments of the query logic: ("where", sql), ("join", sql), ...
@@ -104,6 +110,8 @@ class Model:
     canonical_sql: str | None = None
     sql_digest: str | None = None
     analysed: bool = False
+    # The rendered SQL holds placeholders for macros or names the sandbox could not resolve.
+    opaque: bool = False
     versions: tuple[ModelVersion, ...] = ()
     latest_version: str | None = None
     deprecation_date: str | None = None

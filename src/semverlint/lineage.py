@@ -50,7 +50,11 @@ def with_impact(
         if change.bump == "major" and change.counts:
             key = change.model.lower()
             found = set(consumers(project, key, change.column, heads))
-            found |= {i for i in consumers(project, key, change.column, bases) if (i.project, i.model) in alive}
+            found |= {
+                i
+                for i in consumers(project, key, change.column, bases)
+                if (i.project, i.model) in alive
+            }
             impact = tuple(sorted(found, key=_impact_order))
             change = replace(change, impact=impact)
         out.append(change)
@@ -113,7 +117,10 @@ def versioning_violations(changes: tuple[Change, ...], head: Interface | None) -
 
 def _next(model: Model) -> str:
     numbers = [float(v.v) for v in model.versions if _is_number(v.v)]
-    top = max(numbers, default=float(model.version) if model.version and _is_number(model.version) else 0.0)
+    top = max(
+        numbers,
+        default=float(model.version) if model.version and _is_number(model.version) else 0.0,
+    )
     return str(int(top) + 1)
 
 

@@ -52,7 +52,9 @@ class LineageResolver:
     sources: Mapping[tuple[str, str], tuple[str, ...] | None]
 
     def model_key(self, relation: Relation) -> str | None:
-        if relation.kind != "ref" or (relation.package and fold(relation.package) != fold(self.project)):
+        if relation.kind != "ref" or (
+            relation.package and fold(relation.package) != fold(self.project)
+        ):
             return None
         if relation.version is not None:
             key = model_key(relation.name, relation.version)
@@ -63,7 +65,9 @@ class LineageResolver:
     def model_refs(self, relations: Iterable[tuple[str, Relation]]) -> set[str]:
         return {key for _, r in relations if (key := self.model_key(r)) is not None}
 
-    def foreign_refs(self, relations: Iterable[tuple[str, Relation]]) -> tuple[tuple[str, str], ...]:
+    def foreign_refs(
+        self, relations: Iterable[tuple[str, Relation]]
+    ) -> tuple[tuple[str, str], ...]:
         return tuple(
             sorted(
                 {
@@ -92,9 +96,13 @@ class LineageResolver:
             if key is not None:
                 mapping[fold(identifier)] = key
             elif relation.kind == "source":
-                mapping[fold(identifier)] = f"source:{fold(relation.package or '')}.{fold(relation.name)}"
+                mapping[fold(identifier)] = (
+                    f"source:{fold(relation.package or '')}.{fold(relation.name)}"
+                )
             else:
-                mapping[fold(identifier)] = f"{fold(relation.package or '')}:{model_key(relation.name, relation.version)}"
+                mapping[fold(identifier)] = (
+                    f"{fold(relation.package or '')}:{model_key(relation.name, relation.version)}"
+                )
         return mapping
 
 
@@ -118,7 +126,9 @@ def analyse_rendered(
     return Analysed(full, incremental)
 
 
-def _translate(lineage: tuple[tuple[str, str], ...], names: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def _translate(
+    lineage: tuple[tuple[str, str], ...], names: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({(names.get(fold(rel), fold(rel)), fold(col)) for rel, col in lineage}))
 
 
@@ -168,6 +178,10 @@ def reconcile(
         columns.append(
             replace(base, data_type=data_type, expression=sql_column.expression, lineage=lineage)
         )
+    if model.contract_enforced and declared:
+        # Under an enforced contract dbt builds the table in the YAML's column order.
+        order = {key: index for index, key in enumerate(declared)}
+        columns.sort(key=lambda c: order.get(c.key, len(order)))
     diagnostics: list[Diagnostic] = []
     missing = [c for k, c in declared.items() if k not in seen]
     if full.closed:
@@ -207,7 +221,9 @@ def reconcile(
     return updated, tuple(diagnostics)
 
 
-def sql_diagnostics(model: Model, messages: Iterable[str], level: str = "warning") -> tuple[Diagnostic, ...]:
+def sql_diagnostics(
+    model: Model, messages: Iterable[str], level: str = "warning"
+) -> tuple[Diagnostic, ...]:
     return tuple(
         Diagnostic(level, f"{model.name}: {m}", model.sql_path, None, model.name)  # type: ignore[arg-type]
         for m in messages

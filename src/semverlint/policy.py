@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from semverlint.bump import Bump, declared_bump, effective_bump, max_bump, parse_version, rank, suggest
+from semverlint.bump import (
+    Bump,
+    declared_bump,
+    effective_bump,
+    max_bump,
+    parse_version,
+    rank,
+    suggest,
+)
 from semverlint.classify import Change
 
 
@@ -61,5 +69,7 @@ def decide(
         if hits:
             reasons.append(f"{len(hits)} change(s) at or above --fail-on {policy.fail_on}")
     if policy.strict and unanalysed:
-        reasons.append(f"--strict: {len(unanalysed)} model(s) could not be analysed: {', '.join(unanalysed)}")
+        reasons.append(
+            f"--strict: {len(unanalysed)} model(s) could not be analysed: {', '.join(unanalysed)}"
+        )
     return Verdict(required, effective, declared, suggested, not reasons, tuple(reasons))

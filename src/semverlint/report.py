@@ -65,7 +65,9 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "after": change.after,
         "access": change.access,
         "via": list(change.via),
-        "impact": [{"project": i.project, "model": i.model, "column": i.column} for i in change.impact],
+        "impact": [
+            {"project": i.project, "model": i.model, "column": i.column} for i in change.impact
+        ],
         "note": change.note,
         "ignored": None
         if change.ignored is None

@@ -33,10 +33,16 @@ def comments(text: str) -> tuple[Comment, ...]:
         target = index
         if not before:
             target = next(
-                (j for j in range(index + 1, len(lines)) if lines[j].strip() and not lines[j].lstrip().startswith("#")),
+                (
+                    j
+                    for j in range(index + 1, len(lines))
+                    if lines[j].strip() and not lines[j].lstrip().startswith("#")
+                ),
                 index,
             )
-        found.append(Comment(match["rule"], (match["reason"] or "").strip() or None, index + 1, target + 1))
+        found.append(
+            Comment(match["rule"], (match["reason"] or "").strip() or None, index + 1, target + 1)
+        )
     return tuple(found)
 
 
@@ -85,5 +91,8 @@ def for_sql(text: str, path: str) -> tuple[tuple[Suppression, ...], tuple[Diagno
 def unexplained(texts: dict[str, str]) -> tuple[Diagnostic, ...]:
     """A suppression without a reason is not applied; say so where it stands."""
     return tuple(
-        _diagnostic(comment, path) for path in sorted(texts) for comment in comments(texts[path]) if comment.reason is None
+        _diagnostic(comment, path)
+        for path in sorted(texts)
+        for comment in comments(texts[path])
+        if comment.reason is None
     )

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from semverlint.discover import relative
-from semverlint.interface import Column, Diagnostic, Interface, Model, ModelVersion, Project, fold, model_key
+from semverlint.interface import (
+    Column,
+    Diagnostic,
+    Interface,
+    Model,
+    ModelVersion,
+    Project,
+    fold,
+    model_key,
+)
 from semverlint.suppress import Comment, comments, for_sql, for_yaml_entry, unexplained
 from semverlint.yamlio import LineDict, decode, line_of, load_yaml
 
@@ -20,15 +29,48 @@ PROPERTY_EXTENSIONS = (".yml", ".yaml")
 MODEL_EXTENSIONS = (".sql", ".py")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 # Config keys that take a mapping as their value, so they are never mistaken for folders.
-DICT_CONFIGS = frozenset({"contract", "meta", "docs", "persist_docs", "grants", "labels", "freshness"})
+DICT_CONFIGS = frozenset(
+    {"contract", "meta", "docs", "persist_docs", "grants", "labels", "freshness"}
+)
 KNOWN_CONFIGS = frozenset(
     {
-        "materialized", "enabled", "access", "group", "schema", "alias", "database", "tags",
-        "unique_key", "contract", "on_schema_change", "incremental_strategy", "full_refresh",
-        "persist_docs", "meta", "docs", "grants", "post-hook", "pre-hook", "sql_header",
-        "cluster_by", "partition_by", "sort", "dist", "transient", "copy_grants", "labels",
-        "column_types", "quote_columns", "delimiter", "strategy", "updated_at", "check_cols",
-        "target_schema", "target_database", "snapshot_meta_column_names", "event_time",
+        "materialized",
+        "enabled",
+        "access",
+        "group",
+        "schema",
+        "alias",
+        "database",
+        "tags",
+        "unique_key",
+        "contract",
+        "on_schema_change",
+        "incremental_strategy",
+        "full_refresh",
+        "persist_docs",
+        "meta",
+        "docs",
+        "grants",
+        "post-hook",
+        "pre-hook",
+        "sql_header",
+        "cluster_by",
+        "partition_by",
+        "sort",
+        "dist",
+        "transient",
+        "copy_grants",
+        "labels",
+        "column_types",
+        "quote_columns",
+        "delimiter",
+        "strategy",
+        "updated_at",
+        "check_cols",
+        "target_schema",
+        "target_database",
+        "snapshot_meta_column_names",
+        "event_time",
     }
 )
 _REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)""")
@@ -84,7 +126,9 @@ def _paths(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
     return default
 
 
-def parse_project_file(raw: bytes, path: str) -> tuple[DbtProjectFile | None, tuple[Diagnostic, ...]]:
+def parse_project_file(
+    raw: bytes, path: str
+) -> tuple[DbtProjectFile | None, tuple[Diagnostic, ...]]:
     result = load_yaml(raw)
     if result.error is not None or not isinstance(result.data, dict):
         reason = result.error or "dbt_project.yml is not a mapping"
@@ -128,7 +172,9 @@ def under(rel: str, roots: tuple[str, ...]) -> str | None:
 # ---------------------------------------------------------------- dbt_project.yml config
 
 
-def folder_config(tree: Mapping[str, Any], project: str, folder: tuple[str, ...], name: str) -> dict[str, Any]:
+def folder_config(
+    tree: Mapping[str, Any], project: str, folder: tuple[str, ...], name: str
+) -> dict[str, Any]:
     """The `models:` tree of dbt_project.yml applied to one model, deeper keys winning."""
     merged: dict[str, Any] = {}
     _take_configs(tree, merged)
@@ -163,7 +209,9 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
     for path in sorted(files):
         result = load_yaml(files[path])
         if result.error is not None:
-            diagnostics.append(Diagnostic("warning", f"skipped property file: {result.error}", path))
+            diagnostics.append(
+                Diagnostic("warning", f"skipped property file: {result.error}", path)
+            )
             continue
         data = result.data
         if data is None:
@@ -194,7 +242,9 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
     return Properties(models, seeds, sources, tuple(diagnostics))
 
 
-def _named_entries(value: Any, path: str, section: str, diagnostics: list[Diagnostic]) -> Iterator[PropertyEntry]:
+def _named_entries(
+    value: Any, path: str, section: str, diagnostics: list[Diagnostic]
+) -> Iterator[PropertyEntry]:
     if value is None:
         return
     if not isinstance(value, list):
@@ -205,7 +255,9 @@ def _named_entries(value: Any, path: str, section: str, diagnostics: list[Diagno
             yield PropertyEntry(item, path, line_of(item))
         else:
             diagnostics.append(
-                Diagnostic("warning", f"an entry of `{section}:` has no name; skipped", path, line_of(item))
+                Diagnostic(
+                    "warning", f"an entry of `{section}:` has no name; skipped", path, line_of(item)
+                )
             )
 
 
@@ -231,8 +283,11 @@ def _arguments(args: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _test_enabled(args: Mapping[str, Any]) -> bool:
+    """A test that is off, or checks only the rows a `where` selects, guarantees nothing of the column."""
     config = args.get("config")
-    return not (isinstance(config, dict) and config.get("enabled") is False) and args.get("enabled") is not False
+    if isinstance(config, dict) and (config.get("enabled") is False or config.get("where")):
+        return False
+    return args.get("enabled") is not False and not args.get("where")
 
 
 def _ref_target(value: Any) -> str | None:
@@ -270,10 +325,13 @@ def column_from_yaml(data: Mapping[str, Any]) -> Column:
             target = _ref_target(args.get("to"))
             if target:
                 relationships.add(f"{fold(target)}.{fold(str(args.get('field', '')))}")
+    declared: set[str] = set()
     for constraint in _as_list(data.get("constraints")):
         if not isinstance(constraint, dict):
             continue
         kind = constraint.get("type")
+        if isinstance(kind, str):
+            declared.add(kind)
         if kind == "not_null":
             not_null = True
         elif kind == "unique":
@@ -281,7 +339,7 @@ def column_from_yaml(data: Mapping[str, Any]) -> Column:
         elif kind == "primary_key":
             primary_key = True
         elif kind == "check" and constraint.get("expression"):
-            checks.add(" ".join(str(constraint["expression"]).split()))
+            checks.add(check_text(constraint["expression"]))
         elif kind == "foreign_key":
             target = _ref_target(constraint.get("to")) or _ref_target(constraint.get("expression"))
             fields = constraint.get("to_columns") or []
@@ -297,11 +355,19 @@ def column_from_yaml(data: Mapping[str, Any]) -> Column:
         accepted_values=accepted,
         relationships=tuple(sorted(relationships)),
         checks=tuple(sorted(checks)),
+        constraints=tuple(sorted(declared)),
         description=_text(data.get("description")),
         quoted=data.get("quote") is True,
         declared=True,
         line=line_of(data),
     )
+
+
+def check_text(expression: Any) -> str:
+    """Check expressions compare by meaning: `amount >= 0` and `Amount>=0` are one check."""
+    from semverlint.sql import canonical_expression
+
+    return canonical_expression(str(expression), None)
 
 
 def _value_text(value: Any) -> str:
@@ -330,7 +396,50 @@ def yaml_columns(entry: Mapping[str, Any]) -> tuple[Column, ...]:
     return tuple(columns.values())
 
 
-def model_constraints(entry: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+def apply_model_constraints(
+    entry: Mapping[str, Any], columns: tuple[Column, ...]
+) -> tuple[Column, ...]:
+    """Model-level not_null, check and foreign_key constraints name their columns: apply them there."""
+    by_key = {c.key: c for c in columns}
+    for constraint in _as_list(entry.get("constraints")):
+        if not isinstance(constraint, dict) or constraint.get("type") not in (
+            "not_null",
+            "check",
+            "foreign_key",
+        ):
+            continue
+        kind = constraint["type"]
+        for name in (str(c) for c in _as_list(constraint.get("columns"))):
+            column = by_key.get(fold(name))
+            if column is None:
+                continue
+            marked = replace(column, constraints=tuple(sorted({*column.constraints, kind})))
+            if kind == "not_null":
+                marked = replace(marked, not_null=True)
+            elif kind == "check" and constraint.get("expression"):
+                marked = replace(
+                    marked,
+                    checks=tuple(sorted({*marked.checks, check_text(constraint["expression"])})),
+                )
+            elif kind == "foreign_key":
+                target = _ref_target(constraint.get("to")) or _ref_target(
+                    constraint.get("expression")
+                )
+                fields = ",".join(fold(str(f)) for f in _as_list(constraint.get("to_columns")))
+                if target:
+                    marked = replace(
+                        marked,
+                        relationships=tuple(
+                            sorted({*marked.relationships, f"{fold(target)}.{fields}"})
+                        ),
+                    )
+            by_key[column.key] = marked
+    return tuple(by_key[c.key] for c in columns)
+
+
+def model_constraints(
+    entry: Mapping[str, Any], columns: tuple[Column, ...]
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """(primary key, unique keys) from model-level constraints, tests and column constraints."""
     primary: tuple[str, ...] = tuple(c.name for c in columns if c.primary_key)
     unique: list[tuple[str, ...]] = []
@@ -386,7 +495,9 @@ def _unique_key(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _versions(entry: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[tuple[ModelVersion, ...], str | None]:
+def _versions(
+    entry: Mapping[str, Any], columns: tuple[Column, ...]
+) -> tuple[tuple[ModelVersion, ...], str | None]:
     versions: list[ModelVersion] = []
     for item in _as_list(entry.get("versions")):
         if not isinstance(item, dict) or item.get("v") is None:
@@ -395,7 +506,9 @@ def _versions(entry: Mapping[str, Any], columns: tuple[Column, ...]) -> tuple[tu
             ModelVersion(
                 v=str(item["v"]),
                 columns=_version_columns(item, columns),
-                deprecation_date=None if item.get("deprecation_date") is None else str(item["deprecation_date"]),
+                deprecation_date=None
+                if item.get("deprecation_date") is None
+                else str(item["deprecation_date"]),
                 defined_in=None if item.get("defined_in") is None else str(item["defined_in"]),
             )
         )
@@ -445,7 +558,9 @@ def sql_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def model_files(project: str, files: Mapping[str, bytes], model_paths: tuple[str, ...]) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
+def model_files(
+    project: str, files: Mapping[str, bytes], model_paths: tuple[str, ...]
+) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
     """The .sql and .py files under the model paths; names are file names without extension."""
     found: dict[str, ModelFile] = {}
     diagnostics: list[Diagnostic] = []
@@ -468,10 +583,16 @@ def model_files(project: str, files: Mapping[str, bytes], model_paths: tuple[str
         key = fold(stem)
         if key in found:
             diagnostics.append(
-                Diagnostic("error", f"model {stem!r} is defined twice (also {found[key].path}); using the first", path)
+                Diagnostic(
+                    "error",
+                    f"model {stem!r} is defined twice (also {found[key].path}); using the first",
+                    path,
+                )
             )
             continue
-        found[key] = ModelFile(stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql")
+        found[key] = ModelFile(
+            stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql"
+        )
     return tuple(found.values()), tuple(diagnostics)
 
 
@@ -496,13 +617,12 @@ def build_model(
     this_version = next((v for v in versions if v.v == version), None)
     if this_version is not None:
         columns = this_version.columns
+    columns = apply_model_constraints(data, columns)
     primary, unique = model_constraints(data, columns)
     suppressions = for_sql(file.text, file.path)[0] if "semverlint:" in file.text else ()
     if entry is not None and entry.comments:
         suppressions += for_yaml_entry(entry.comments, entry.path, entry.line, columns)[0]
-    unique_key = _unique_key(config.get("unique_key"))
-    if unique_key:
-        unique = tuple(sorted({*unique, unique_key}))
+    unique_key = _unique_key(config.get("unique_key")) or ()
     contract = config.get("contract")
     enforced = _bool(contract.get("enforced"), False) if isinstance(contract, dict) else False
     deprecation = data.get("deprecation_date")
@@ -528,6 +648,7 @@ def build_model(
         columns_closed=enforced,
         primary_key=primary,
         unique_keys=unique,
+        unique_key=unique_key,
         sql_digest=file.digest,
         versions=versions,
         latest_version=latest,
@@ -562,12 +683,18 @@ def seed_models(
         entry = properties.seeds.get(fold(name))
         header = _csv_header(files[path])
         declared = {c.key: c for c in yaml_columns(entry.data)} if entry else {}
-        config = {**folder_config(project.seeds_tree, project.name, (), name), **_config(entry.data if entry else None)}
-        column_types = config.get("column_types") if isinstance(config.get("column_types"), dict) else {}
+        config = {
+            **folder_config(project.seeds_tree, project.name, (), name),
+            **_config(entry.data if entry else None),
+        }
+        column_types = (
+            config.get("column_types") if isinstance(config.get("column_types"), dict) else {}
+        )
         columns = tuple(
             replace(
                 declared.get(fold(h), Column(name=h)),
-                data_type=_opt(column_types.get(h)) or declared.get(fold(h), Column(name=h)).data_type,
+                data_type=_opt(column_types.get(h))
+                or declared.get(fold(h), Column(name=h)).data_type,
                 declared=True,
             )
             for h in header
@@ -613,11 +740,17 @@ class ModelSpec:
 
     @property
     def key(self) -> str:
-        name = str(self.entry.data["name"]) if self.entry is not None and self.version else self.file.name
+        name = (
+            str(self.entry.data["name"])
+            if self.entry is not None and self.version
+            else self.file.name
+        )
         return model_key(name, self.version)
 
     def build(self, sql_config: Mapping[str, Any] | None = None) -> Model:
-        return build_model(self.file, self.entry, self.project_config, sql_config or {}, self.version)
+        return build_model(
+            self.file, self.entry, self.project_config, sql_config or {}, self.version
+        )
 
 
 @dataclass(frozen=True)
@@ -633,7 +766,9 @@ class DbtProject:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) -> DbtProject | Diagnostic:
+def read_dbt_project(
+    project_dir: str, files: Mapping[str, bytes], marker: str
+) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds."""
     project, diagnostics = parse_project_file(files[marker], marker)
     if project is None:
@@ -656,7 +791,9 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
         for file in model_list
         if fold(file.name) not in claimed
     )
-    known = {fold(s.file.name) for s in specs} | {fold(str(s.entry.data["name"])) for s in specs if s.entry}
+    known = {fold(s.file.name) for s in specs} | {
+        fold(str(s.entry.data["name"])) for s in specs if s.entry
+    }
     orphans = tuple(
         Diagnostic(
             "warning",
@@ -673,7 +810,11 @@ def read_dbt_project(project_dir: str, files: Mapping[str, bytes], marker: str) 
         if p.endswith(".sql") and under(relative(project_dir, p), project.macro_paths) is not None
     )
     suppression_diagnostics = unexplained(
-        {p: decode(raw) for p, raw in files.items() if b"semverlint:" in raw and (p in property_files or p.endswith(MODEL_EXTENSIONS))}
+        {
+            p: decode(raw)
+            for p, raw in files.items()
+            if b"semverlint:" in raw and (p in property_files or p.endswith(MODEL_EXTENSIONS))
+        }
     )
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
     return DbtProject(
@@ -709,7 +850,14 @@ def adapter_from_profiles(raw: bytes | None, profile: str | None) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def project_interface(dbt: DbtProject, project_dir: str, marker: str, models: tuple[Model, ...], dialect: str | None, diagnostics: tuple[Diagnostic, ...] = ()) -> Interface:
+def project_interface(
+    dbt: DbtProject,
+    project_dir: str,
+    marker: str,
+    models: tuple[Model, ...],
+    dialect: str | None,
+    diagnostics: tuple[Diagnostic, ...] = (),
+) -> Interface:
     return Interface(
         project=Project(
             name=dbt.project.name,
@@ -750,7 +898,12 @@ def _versioned_specs(
             file = by_name.get(stem) or (by_name.get(key) if v == latest else None)
             if file is None:
                 diagnostics.append(
-                    Diagnostic("warning", f"version {v} of model {name!r} has no file {stem}.sql", entry.path, line_of(item))
+                    Diagnostic(
+                        "warning",
+                        f"version {v} of model {name!r} has no file {stem}.sql",
+                        entry.path,
+                        line_of(item),
+                    )
                 )
                 continue
             claimed.add(fold(file.name))
@@ -759,7 +912,12 @@ def _versioned_specs(
         if key in by_name and key not in claimed:
             claimed.add(key)
             diagnostics.append(
-                Diagnostic("warning", f"{by_name[key].path} is not a version of versioned model {name!r}; skipped", entry.path, entry.line)
+                Diagnostic(
+                    "warning",
+                    f"{by_name[key].path} is not a version of versioned model {name!r}; skipped",
+                    entry.path,
+                    entry.line,
+                )
             )
     return specs, claimed, tuple(diagnostics)
 
@@ -770,7 +928,9 @@ def _versioned_specs(
 def _render_vars(project: DbtProjectFile) -> tuple[tuple[str, object], ...]:
     """Project vars as a model of this project sees them: global ones, then its own scope."""
     scoped = project.vars.get(project.name)
-    merged = {k: v for k, v in project.vars.items() if not (k == project.name and isinstance(v, dict))}
+    merged = {
+        k: v for k, v in project.vars.items() if not (k == project.name and isinstance(v, dict))
+    }
     if isinstance(scoped, dict):
         merged.update(scoped)
     return tuple(sorted(merged.items()))
@@ -803,11 +963,20 @@ def load_dbt(
         )
     )
     specs = {spec.key: spec for spec in dbt.specs}
-    rendered = {key: renderer.render(spec.file.text) for key, spec in specs.items() if spec.file.language == "sql"}
-    sources = {
-        key: tuple(c.name for c in yaml_columns(entry.data)) or None for key, entry in dbt.properties.sources.items()
+    rendered = {
+        key: renderer.render(spec.file.text)
+        for key, spec in specs.items()
+        if spec.file.language == "sql"
     }
-    latest = {fold(s.entry.data["name"]): s.key for s in specs.values() if s.entry and s.version and s.build().is_latest}
+    sources = {
+        key: tuple(c.name for c in yaml_columns(entry.data)) or None
+        for key, entry in dbt.properties.sources.items()
+    }
+    latest = {
+        fold(s.entry.data["name"]): s.key
+        for s in specs.values()
+        if s.entry and s.version and s.build().is_latest
+    }
     resolver = LineageResolver(dbt.project.name, frozenset(specs), latest, sources)
     refs = {key: resolver.model_refs(result.relations) for key, result in rendered.items()}
     built: dict[str, Model] = {m.key: m for m in dbt.seeds}
@@ -824,6 +993,7 @@ def load_dbt(
             spec.build(dict(result.config)),
             refs=tuple(sorted(refs[key])),
             foreign_refs=resolver.foreign_refs(result.relations),
+            opaque=bool(result.diagnostics),
         )
         diagnostics.extend(sql_diagnostics(model, result.diagnostics))
         upstream = {identifier: resolver.columns(r, built) for identifier, r in result.relations}
@@ -834,7 +1004,9 @@ def load_dbt(
             built[key] = model
             continue
         diagnostics.extend(sql_diagnostics(model, analysed.full.diagnostics))
-        model, reconciled = reconcile(model, analysed, resolver.lineage_map(result.relations), built)
+        model, reconciled = reconcile(
+            model, analysed, resolver.lineage_map(result.relations), built
+        )
         diagnostics.extend(reconciled)
         built[key] = model
     models = tuple(m for k, m in built.items() if k in specs)

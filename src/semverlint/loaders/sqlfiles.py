@@ -64,7 +64,9 @@ def load_sql_project(
     for path in sorted(p for p in files if p.endswith(".sql")):
         raw = files[path]
         if b"\x00" in raw[:8192] or len(raw) > MAX_FILE_BYTES:
-            diagnostics.append(Diagnostic("warning", "skipped SQL file: binary or larger than 2 MiB", path))
+            diagnostics.append(
+                Diagnostic("warning", "skipped SQL file: binary or larger than 2 MiB", path)
+            )
             continue
         texts[path] = decode(raw)
     ddl = {p: t for p, t in texts.items() if _DDL.search(t)}
@@ -119,10 +121,14 @@ def load_sql_project(
         model = Model(name=name, sql_path=path, line=1, access="public", sql_digest=_digest(text))
         result = analyse_query(text, config.dialect, upstream)
         if isinstance(result, SqlFailure):
-            diagnostics.append(Diagnostic("error", f"{name}: SQL not analysed: {result.reason}", path, None, name))
+            diagnostics.append(
+                Diagnostic("error", f"{name}: SQL not analysed: {result.reason}", path, None, name)
+            )
             models[fold(name)] = model
             continue
-        diagnostics.extend(Diagnostic("warning", f"{name}: {m}", path, None, name) for m in result.diagnostics)
+        diagnostics.extend(
+            Diagnostic("warning", f"{name}: {m}", path, None, name) for m in result.diagnostics
+        )
         models[fold(name)], _ = reconcile(model, Analysed(result))
     name = config.name or (posixpath.basename(project_dir) if project_dir != "." else "project")
     marker = CONFIG_MARKER if project_dir == "." else f"{project_dir}/{CONFIG_MARKER}"

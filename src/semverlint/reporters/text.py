@@ -72,9 +72,13 @@ def _project(project: ProjectReport) -> Iterator[Text]:
         for change in sorted(changes, key=lambda c: (-rank(c.bump), c.column or "", c.rule)):
             yield _change(change)
     for diagnostic in project.diagnostics:
-        location = f"{diagnostic.path}:{diagnostic.line}" if diagnostic.line else (diagnostic.path or "")
+        location = (
+            f"{diagnostic.path}:{diagnostic.line}" if diagnostic.line else (diagnostic.path or "")
+        )
         style = "red" if diagnostic.level == "error" else "yellow"
-        yield Text.assemble("  ", (f"{diagnostic.level}: ", style), f"{location}: {diagnostic.message}")
+        yield Text.assemble(
+            "  ", (f"{diagnostic.level}: ", style), f"{location}: {diagnostic.message}"
+        )
     yield _verdict(project)
 
 
@@ -112,6 +116,14 @@ def _overall(report: Report) -> Text:
     failed = [p.name for p in report.projects if not p.ok]
     bump = report.required_bump
     if failed:
-        return Text.assemble(("FAIL ", "bold red"), f"{', '.join(failed)}: the declared version is too small or the policy is not met")
-    suggestions = ", ".join(f"{p.name} {p.suggested_version}" for p in report.projects if p.suggested_version)
-    return Text.assemble(("OK ", "bold green"), f"required bump: {bump}" + (f"; suggested: {suggestions}" if suggestions else ""))
+        return Text.assemble(
+            ("FAIL ", "bold red"),
+            f"{', '.join(failed)}: the declared version is too small or the policy is not met",
+        )
+    suggestions = ", ".join(
+        f"{p.name} {p.suggested_version}" for p in report.projects if p.suggested_version
+    )
+    return Text.assemble(
+        ("OK ", "bold green"),
+        f"required bump: {bump}" + (f"; suggested: {suggestions}" if suggestions else ""),
+    )
