@@ -255,6 +255,19 @@ def test_bump_in_a_monorepo_prints_one_line_per_project(git_repo: GitRepo) -> No
     assert "version: 2.0.0\n" in (git_repo.path / "finance/dbt_project.yml").read_text()
 
 
+def test_bump_write_updates_a_plain_sql_projects_semverlint_yml(git_repo: GitRepo) -> None:
+    git_repo.write("semverlint.yml", 'name: warehouse\nversion: "0.2.0"  # SQL project\n')
+    git_repo.write("orders.sql", "create table orders (id int not null, amount numeric);\n")
+    git_repo.commit("warehouse 0.2.0")
+    git_repo.write("orders.sql", "create table orders (id int not null);\n")
+    git_repo.commit("drop amount")
+    result = semverlint("bump", "HEAD~1..HEAD", "--write", "--repo", git_repo.path)
+    assert result.code == 0, result.stderr
+    assert result.stdout == "0.3.0\n"
+    config = (git_repo.path / "semverlint.yml").read_text()
+    assert config == 'name: warehouse\nversion: "0.3.0"  # SQL project\n'
+
+
 def test_changelog_command(broken: GitRepo) -> None:
     broken.write(
         "semverlint.yml",

@@ -162,7 +162,7 @@ def summary_line(report: Report) -> str:
         release = f", release {project.suggested_version}" if project.suggested_version else ""
         status = "ok" if project.ok else "FAIL"
         parts.append(
-            f"{project.name} {status}: {changes}; needs {project.effective_bump}{release} "
+            f"{project.name} {status}: {changes}; needs {markdown.bump_text(project)}{release} "
             f"(declared {project.declared_base or '-'} -> {project.declared_head or '-'})"
         )
     return f"semverlint: {verdict}: required bump {report.required_bump}; " + "; ".join(parts)
