@@ -39,8 +39,17 @@ def validate_report(data: dict[str, Any]) -> None:
     report_validator().validate(data)
 
 
+@cache
+def _session_cache() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="semverlint-test-cache-"))
+
+
 def semverlint(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    # One cache per test session, never the developer's: results must not depend on it either way.
+    full_env.setdefault("SEMVERLINT_CACHE_DIR", str(_session_cache()))
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "semverlint", *map(str, args)],

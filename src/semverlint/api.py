@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 from semverlint.bump import Bump
+from semverlint.cache import Cache, open_cache
 from semverlint.classify import classify
 from semverlint.lineage import versioning_violations, with_impact
 from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
@@ -34,6 +37,8 @@ class Options:
     fail_on: Bump | None = None
     strict: bool = False
     today: dt.date = field(default_factory=dt.date.today)
+    cache: bool = False
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -61,35 +66,69 @@ def project_config(
     return merge(root_config, own) if root_config.present else own
 
 
-def load_snapshot(
-    snapshot: SnapshotLike,
-    catalogue: Catalogue,
-    options: Options,
-    configs: Mapping[str, Config] | None = None,
-) -> dict[str, LoadedProject]:
-    """Every (wanted) project of one snapshot, loaded to its interface.
+@dataclass(frozen=True)
+class Listing:
+    """One project's files in one snapshot, and a signature that is equal when they are."""
 
-    `configs` are the head's configurations by project path: the base is read with the
-    rules of the change under review, so a config edit applies to both sides alike and a
-    broken config in history cannot stop today's run.
-    """
+    ref: ProjectRef
+    paths: tuple[str, ...]
+    signature: tuple[tuple[str, str], ...]
+
+
+def _blob_id(raw: bytes) -> str:
+    """Git's object id of some content: working-tree files compare with committed ones."""
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def list_projects(snapshot: SnapshotLike, options: Options) -> dict[str, Listing]:
+    """The wanted projects of a snapshot and their files, identified by object id, read no further."""
     paths = snapshot.paths()
     refs = [r for r in discover(paths) if _wanted(r, options.project)]
     nested = frozenset(r.path for r in refs)
-    root_config: Config | None = None
-    loaded: dict[str, LoadedProject] = {}
+    root = tuple(p for p in ("pyproject.toml",) if p in paths)
+    listings: dict[str, Listing] = {}
     for ref in refs:
-        wanted = [p for p in files_of(ref.path, paths, nested) if p.endswith(RELEVANT_EXTENSIONS)]
-        files = snapshot.read_many(wanted)
-        config = (configs or {}).get(ref.path)
-        if config is None:
-            if root_config is None:
-                root_config = _root_config(snapshot, paths, catalogue)
-            config = merge(project_config(ref, files, root_config, catalogue), options.config)
-        else:
-            config = replace(config, **_own_version(ref, files))
-        loaded[ref.path] = _load(ref, files, config)
-    return loaded
+        wanted = (
+            *root,
+            *(p for p in files_of(ref.path, paths, nested) if p.endswith(RELEVANT_EXTENSIONS)),
+        )
+        oids = {p: snapshot.oid(p) for p in wanted}
+        unknown = [p for p, oid in oids.items() if oid is None]
+        if unknown:  # the working tree: hash what is on disk, as git would
+            oids.update({p: _blob_id(raw) for p, raw in snapshot.read_many(unknown).items()})
+        listings[ref.path] = Listing(
+            ref, wanted, tuple(sorted((p, str(o)) for p, o in oids.items()))
+        )
+    return listings
+
+
+def load_listing(
+    listing: Listing,
+    snapshot: SnapshotLike,
+    catalogue: Catalogue,
+    options: Options,
+    config: Config | None,
+    cache: Cache | None,
+) -> LoadedProject:
+    """One project loaded to its interface.
+
+    `config` is the head's configuration when loading the base: the base is read with the
+    rules of the change under review, so a config edit applies to both sides alike and a
+    broken config in history cannot stop today's run.
+    """
+    ref = listing.ref
+    files = snapshot.read_many(
+        [p for p in listing.paths if p != "pyproject.toml" or ref.path == "."]
+    )
+    if config is None:
+        root_config = Config()
+        if "pyproject.toml" in listing.paths:
+            raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
+            root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+        config = merge(project_config(ref, files, root_config, catalogue), options.config)
+    else:
+        config = replace(config, **_own_version(ref, files))
+    return _load(ref, files, config, cache)
 
 
 def _own_version(ref: ProjectRef, files: Mapping[str, bytes]) -> dict[str, object]:
@@ -103,19 +142,14 @@ def _own_version(ref: ProjectRef, files: Mapping[str, bytes]) -> dict[str, objec
     return {"version": str(data["version"]), "version_line": data.line_of_key("version")}
 
 
-def _root_config(snapshot: SnapshotLike, paths: tuple[str, ...], catalogue: Catalogue) -> Config:
-    if "pyproject.toml" not in paths:
-        return Config()
-    raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
-    return parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-
-
-def _load(ref: ProjectRef, files: Mapping[str, bytes], config: Config) -> LoadedProject:
+def _load(
+    ref: ProjectRef, files: Mapping[str, bytes], config: Config, cache: Cache | None
+) -> LoadedProject:
     from semverlint.loaders.dbt import load_dbt
 
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
     if ref.kind == "dbt":
-        interface, diagnostics = load_dbt(ref.path, files, marker, config.dialect)
+        interface, diagnostics = load_dbt(ref.path, files, marker, config.dialect, cache)
         return LoadedProject(ref, interface, config, diagnostics)
     from semverlint.loaders.sqlfiles import load_sql_project
 
@@ -242,12 +276,65 @@ def build_report(
     catalogue: Catalogue,
     options: Options,
 ) -> Report:
-    head_projects = load_snapshot(head, catalogue, options)
-    configs = {path: project.config for path, project in head_projects.items()}
-    base_projects = load_snapshot(base, catalogue, options, configs)
-    return Report(
-        base_info, head_info, compare_projects(base_projects, head_projects, catalogue, options)
+    """Compare two snapshots. Cost follows the change: a project whose files have the same
+    object ids on both sides is read once and shared, and when no project changed at all,
+    none is analysed."""
+    cache = open_cache(options.cache, options.cache_dir)
+    head_listings = list_projects(head, options)
+    base_listings = list_projects(base, options)
+    changed = {
+        path
+        for path in head_listings.keys() | base_listings.keys()
+        if (head_listings.get(path) or base_listings[path]).signature
+        != (base_listings.get(path) or head_listings[path]).signature
+        or path not in head_listings
+        or path not in base_listings
+    }
+    head_projects: dict[str, LoadedProject] = {}
+    base_projects: dict[str, LoadedProject] = {}
+    for path, listing in head_listings.items():
+        if changed:
+            head_projects[path] = load_listing(listing, head, catalogue, options, None, cache)
+        else:  # nothing changed anywhere: configuration is still validated, models are not read
+            head_projects[path] = _unchanged(listing, head, catalogue, options)
+    for path, listing in base_listings.items():
+        if path in head_projects and path not in changed:
+            base_projects[path] = head_projects[path]
+        else:
+            config = head_projects[path].config if path in head_projects else None
+            base_projects[path] = load_listing(listing, base, catalogue, options, config, cache)
+    reports = compare_projects(base_projects, head_projects, catalogue, options)
+    # Diagnostics speak of what changed: an untouched project's old problems are not news here.
+    reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)
+    return Report(base_info, head_info, reports)
+
+
+def _unchanged(
+    listing: Listing, snapshot: SnapshotLike, catalogue: Catalogue, options: Options
+) -> LoadedProject:
+    """A project known to be identical on both sides: its name, version and config only."""
+    ref = listing.ref
+    markers = [p for p in listing.paths if posixpath.basename(p) in (DBT_MARKER, CONFIG_MARKER)]
+    files = snapshot.read_many(markers)
+    root_config = Config()
+    if "pyproject.toml" in listing.paths:
+        raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
+        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+    config = merge(project_config(ref, files, root_config, catalogue), options.config)
+    if ref.kind == "sql":
+        name = config.name or (posixpath.basename(ref.path) if ref.path != "." else "project")
+        project = Project(name, ref.path, "sql", config.version)
+        return LoadedProject(ref, Interface(project), config)
+    from semverlint.loaders.dbt import parse_project_file
+
+    marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
+    parsed, diagnostics = parse_project_file(files[marker], marker)
+    if parsed is None:
+        return LoadedProject(ref, None, config, diagnostics)
+    project = Project(
+        parsed.name, ref.path, "dbt", parsed.version, config.dialect, marker, parsed.version_line
     )
+    return LoadedProject(ref, Interface(project), config)
 
 
 @dataclass(frozen=True)

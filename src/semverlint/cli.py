@@ -55,14 +55,28 @@ RangeArg = Annotated[
         show_default=False,
     ),
 ]
-StagedOpt = Annotated[bool, typer.Option("--staged", help="Compare HEAD with the index (pre-commit).")]
+StagedOpt = Annotated[
+    bool, typer.Option("--staged", help="Compare HEAD with the index (pre-commit).")
+]
 RepoOpt = Annotated[Path, typer.Option("--repo", help="The repository to read (bare ones too).")]
-ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only the project at or under PATH.")]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="Only the project at or under PATH.")
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="A configuration file to apply on top of the projects' own.")
+    Path | None,
+    typer.Option("--config", help="A configuration file to apply on top of the projects' own."),
 ]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="A model that cannot be analysed fails the check.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="A model that cannot be analysed fails the check.")
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Neither read nor write the analysis cache (kept in $SEMVERLINT_CACHE_DIR, else the user cache directory).",
+    ),
+]
 
 
 def _fail(error: SemverlintError) -> NoReturn:
@@ -105,6 +119,7 @@ def _report(
     config: Path | None,
     fail_on: str | None,
     strict: bool,
+    no_cache: bool = False,
 ) -> object:
     from semverlint.api import Options, Request, run
     from semverlint.config import parse_yaml_config
@@ -117,7 +132,9 @@ def _report(
         try:
             raw = config.read_bytes()
         except OSError as exc:
-            raise ConfigError(f"cannot read --config {config}: {exc.strerror}", hint="check the path") from exc
+            raise ConfigError(
+                f"cannot read --config {config}: {exc.strerror}", hint="check the path"
+            ) from exc
         override = parse_yaml_config(raw, str(config), catalogue)
     options = Options(
         project=project,
@@ -125,6 +142,7 @@ def _report(
         fail_on=fail_on,  # type: ignore[arg-type]
         strict=strict,
         today=dt.date.today(),
+        cache=not no_cache,
     )
     return run(Request(repo=str(repo), range=rng, staged=staged, options=options), catalogue)
 
@@ -151,9 +169,10 @@ def diff(
     fmt: FormatOpt = Format.text,
     config: ConfigOpt = None,
     strict: StrictOpt = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Show every interface change between two states and the bump it needs (advisory: exits 0)."""
-    report = _guard(lambda: _report(rng, staged, repo, project, config, None, strict))
+    report = _guard(lambda: _report(rng, staged, repo, project, config, None, strict, no_cache))
     _emit(report, fmt)
 
 
@@ -167,7 +186,8 @@ def check(
     config: ConfigOpt = None,
     strict: StrictOpt = False,
     fail_on: Annotated[
-        FailOn | None, typer.Option("--fail-on", help="Fail when any change has at least this bump.")
+        FailOn | None,
+        typer.Option("--fail-on", help="Fail when any change has at least this bump."),
     ] = None,
     pre_push: Annotated[
         bool,
@@ -178,6 +198,7 @@ def check(
             "forked.",
         ),
     ] = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Fail (exit 1) when the declared version is too small for the changes."""
     if pre_push:
@@ -188,7 +209,9 @@ def check(
             typer.echo("semverlint: nothing to check: the push deletes a branch", err=True)
             raise typer.Exit(0)
     report = _guard(
-        lambda: _report(rng, staged, repo, project, config, fail_on.value if fail_on else None, strict)
+        lambda: _report(
+            rng, staged, repo, project, config, fail_on.value if fail_on else None, strict, no_cache
+        )
     )
     _emit(report, fmt)
     from semverlint.report import Report
@@ -217,7 +240,11 @@ def explain(rule: Annotated[str, typer.Argument(help="A rule id, e.g. column-rem
         found = catalogue.get(rule)
         if found is None:
             close = catalogue.suggest(rule)
-            hint = f"did you mean {', '.join(close)}?" if close else "run `semverlint rules` for the list"
+            hint = (
+                f"did you mean {', '.join(close)}?"
+                if close
+                else "run `semverlint rules` for the list"
+            )
             raise UsageError(f"unknown rule {rule!r}", hint=hint)
         return explain_text(found, _color())
 
@@ -226,12 +253,18 @@ def explain(rule: Annotated[str, typer.Argument(help="A rule id, e.g. column-rem
 
 @app.command()
 def schema(
-    which: Annotated[SchemaName, typer.Argument(help="report (default) or config.")] = SchemaName.report,
+    which: Annotated[
+        SchemaName, typer.Argument(help="report (default) or config.")
+    ] = SchemaName.report,
 ) -> None:
     """Print the JSON Schema of the JSON report (or of the configuration)."""
     from importlib import resources
 
-    text = resources.files("semverlint.schemas").joinpath(f"{which.value}.schema.json").read_text("utf-8")
+    text = (
+        resources.files("semverlint.schemas")
+        .joinpath(f"{which.value}.schema.json")
+        .read_text("utf-8")
+    )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -250,12 +283,13 @@ def bump(
             "changing nothing else in the file.",
         ),
     ] = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Print the version the release must carry (`PATH VERSION` per project in a monorepo)."""
     from semverlint.report import Report
     from semverlint.versionfile import release
 
-    report = _guard(lambda: _report(rng, staged, repo, project, config, None, False))
+    report = _guard(lambda: _report(rng, staged, repo, project, config, None, False, no_cache))
     assert isinstance(report, Report)
 
     def notify(message: str) -> None:
@@ -273,12 +307,13 @@ def changelog(
     repo: RepoOpt = Path("."),
     project: ProjectOpt = None,
     config: ConfigOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Print a markdown changelog: breaking changes, features and fixes, per project."""
     from semverlint.changelog import render_changelog
     from semverlint.report import Report
 
-    report = _guard(lambda: _report(rng, False, repo, project, config, None, False))
+    report = _guard(lambda: _report(rng, False, repo, project, config, None, False, no_cache))
     assert isinstance(report, Report)
     sys.stdout.write(render_changelog(report))
 
@@ -292,7 +327,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Semantic versioning for data models."""

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from semverlint.interface import Column, Diagnostic, Model, fold, model_key
 
-if TYPE_CHECKING:
-    from semverlint.render import Relation, RenderedModel
-    from semverlint.sql import SqlAnalysis
+from semverlint.facts import QueryFacts, Rel, Rendered, query_from, query_from_json, query_to_json
 
 
 @dataclass(frozen=True)
 class Analysed:
     """A model's SQL as the analyser saw it: the full-refresh query, and the incremental one."""
 
-    full: SqlAnalysis
-    incremental: SqlAnalysis | None = None
+    full: QueryFacts
+    incremental: QueryFacts | None = None
 
 
 def lineage_order(names: Sequence[str], refs: Mapping[str, Iterable[str]]) -> list[str]:
@@ -51,7 +49,7 @@ class LineageResolver:
     latest: Mapping[str, str]  # versioned model name -> key of its latest version
     sources: Mapping[tuple[str, str], tuple[str, ...] | None]
 
-    def model_key(self, relation: Relation) -> str | None:
+    def model_key(self, relation: Rel) -> str | None:
         if relation.kind != "ref" or (
             relation.package and fold(relation.package) != fold(self.project)
         ):
@@ -62,12 +60,10 @@ class LineageResolver:
             key = self.latest.get(fold(relation.name), fold(relation.name))
         return key if key in self.models else None
 
-    def model_refs(self, relations: Iterable[tuple[str, Relation]]) -> set[str]:
+    def model_refs(self, relations: Iterable[tuple[str, Rel]]) -> set[str]:
         return {key for _, r in relations if (key := self.model_key(r)) is not None}
 
-    def foreign_refs(
-        self, relations: Iterable[tuple[str, Relation]]
-    ) -> tuple[tuple[str, str], ...]:
+    def foreign_refs(self, relations: Iterable[tuple[str, Rel]]) -> tuple[tuple[str, str], ...]:
         return tuple(
             sorted(
                 {
@@ -78,7 +74,7 @@ class LineageResolver:
             )
         )
 
-    def columns(self, relation: Relation, built: Mapping[str, Model]) -> tuple[str, ...] | None:
+    def columns(self, relation: Rel, built: Mapping[str, Model]) -> tuple[str, ...] | None:
         """The columns a ref()/source() names, or None when unknown (a star over it stays open)."""
         if relation.kind == "source":
             return self.sources.get((fold(relation.package or ""), fold(relation.name)))
@@ -88,7 +84,7 @@ class LineageResolver:
             return None
         return tuple(c.name for c in model.columns)
 
-    def lineage_map(self, relations: Iterable[tuple[str, Relation]]) -> dict[str, str]:
+    def lineage_map(self, relations: Iterable[tuple[str, Rel]]) -> dict[str, str]:
         """SQL identifier -> what lineage calls it: a model key, `source:s.t` or `project:model`."""
         mapping: dict[str, str] = {}
         for identifier, relation in relations:
@@ -107,7 +103,7 @@ class LineageResolver:
 
 
 def analyse_rendered(
-    rendered: RenderedModel,
+    rendered: Rendered,
     dialect: str | None,
     upstream: Mapping[str, Sequence[str] | None],
 ) -> Analysed | str:
@@ -122,8 +118,26 @@ def analyse_rendered(
     incremental = None
     if len(rendered.sql) > 1:
         branch = analyse_query(rendered.sql[1], dialect, upstream)
-        incremental = None if isinstance(branch, SqlFailure) else branch
-    return Analysed(full, incremental)
+        incremental = None if isinstance(branch, SqlFailure) else query_from(branch)
+    return Analysed(query_from(full), incremental)
+
+
+def analysed_to_json(value: Analysed | str) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"failure": value}
+    return {
+        "full": query_to_json(value.full),
+        "incremental": query_to_json(value.incremental) if value.incremental else None,
+    }
+
+
+def analysed_from_json(data: dict[str, Any]) -> Analysed | str:
+    if "failure" in data:
+        return str(data["failure"])
+    incremental = data.get("incremental")
+    return Analysed(
+        query_from_json(data["full"]), query_from_json(incremental) if incremental else None
+    )
 
 
 def _translate(

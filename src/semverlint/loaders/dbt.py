@@ -11,7 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from semverlint.cache import Cache
 from semverlint.discover import relative
+from semverlint.facts import Rendered
 from semverlint.interface import (
     Column,
     Diagnostic,
@@ -936,37 +938,45 @@ def _render_vars(project: DbtProjectFile) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(merged.items()))
 
 
+def _context_key(dbt: DbtProject, dialect: str | None) -> str:
+    from semverlint.cache import make_key
+
+    return make_key(
+        "context", dbt.project.name, dbt.adapter, dialect, _render_vars(dbt.project), dbt.macros
+    )
+
+
 def load_dbt(
-    project_dir: str, files: Mapping[str, bytes], marker: str, dialect: str | None
+    project_dir: str,
+    files: Mapping[str, bytes],
+    marker: str,
+    dialect: str | None,
+    cache: Cache | None = None,
 ) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
     """A dbt project's interface: its YAML, refined by what each model's SQL really outputs."""
+    from semverlint.cache import MemoryCache, make_key
     from semverlint.modelsql import (
         LineageResolver,
+        analysed_from_json,
+        analysed_to_json,
         analyse_rendered,
         lineage_order,
         reconcile,
         sql_diagnostics,
     )
-    from semverlint.render import Macro, RenderContext, Renderer
-    from semverlint.sql import dialect_for_adapter
 
     dbt = read_dbt_project(project_dir, files, marker)
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
-    dialect = dialect or dialect_for_adapter(dbt.adapter)
-    renderer = Renderer(
-        RenderContext(
-            project_name=dbt.project.name,
-            target_type=dbt.adapter or "default",
-            vars=_render_vars(dbt.project),
-            macros=tuple(Macro(path, text) for path, text in dbt.macros),
-        )
-    )
+    if dialect is None and dbt.adapter is not None:
+        from semverlint.sql import dialect_for_adapter
+
+        dialect = dialect_for_adapter(dbt.adapter)
+    cache = cache if cache is not None else MemoryCache()
     specs = {spec.key: spec for spec in dbt.specs}
+    renders = _Renders(dbt, _context_key(dbt, dialect), cache)
     rendered = {
-        key: renderer.render(spec.file.text)
-        for key, spec in specs.items()
-        if spec.file.language == "sql"
+        key: renders.get(spec.file) for key, spec in specs.items() if spec.file.language == "sql"
     }
     sources = {
         key: tuple(c.name for c in yaml_columns(entry.data)) or None
@@ -981,7 +991,7 @@ def load_dbt(
     refs = {key: resolver.model_refs(result.relations) for key, result in rendered.items()}
     built: dict[str, Model] = {m.key: m for m in dbt.seeds}
     diagnostics: list[Diagnostic] = [
-        Diagnostic("warning", f"macros: {message}", None) for message in renderer.diagnostics
+        Diagnostic("warning", f"macros: {m}", None) for m in renders.macro_diagnostics()
     ]
     for key in lineage_order(list(specs), refs):
         spec = specs[key]
@@ -997,7 +1007,13 @@ def load_dbt(
         )
         diagnostics.extend(sql_diagnostics(model, result.diagnostics))
         upstream = {identifier: resolver.columns(r, built) for identifier, r in result.relations}
-        analysed = analyse_rendered(result, dialect, upstream)
+        analysis_key = make_key("analyse", dialect, result.sql, sorted(upstream.items()))
+        cached = cache.get(analysis_key)
+        if cached is not None:
+            analysed = analysed_from_json(cached)
+        else:
+            analysed = analyse_rendered(result, dialect, upstream)
+            cache.put(analysis_key, analysed_to_json(analysed))
         if isinstance(analysed, str):
             message = f"SQL not analysed, classified from its YAML: {analysed}"
             diagnostics.extend(sql_diagnostics(model, [message], "error"))
@@ -1011,3 +1027,53 @@ def load_dbt(
         built[key] = model
     models = tuple(m for k, m in built.items() if k in specs)
     return project_interface(dbt, project_dir, marker, models, dialect, tuple(diagnostics)), ()
+
+
+class _Renders:
+    """Rendered models from the cache, or from a sandbox built only when something misses."""
+
+    def __init__(self, dbt: DbtProject, context_key: str, cache: Cache) -> None:
+        self._dbt = dbt
+        self._context_key = context_key
+        self._cache = cache
+        self._renderer: Any = None
+
+    def get(self, file: ModelFile) -> Rendered:
+        from semverlint.cache import make_key
+        from semverlint.facts import rendered_from, rendered_from_json, rendered_to_json
+
+        key = make_key("render", self._context_key, file.digest)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return rendered_from_json(cached)
+        result = rendered_from(self._sandbox().render(file.text))
+        self._cache.put(key, rendered_to_json(result))
+        return result
+
+    def _sandbox(self) -> Any:
+        if self._renderer is None:
+            from semverlint.render import Macro, RenderContext, Renderer
+
+            self._renderer = Renderer(
+                RenderContext(
+                    project_name=self._dbt.project.name,
+                    target_type=self._dbt.adapter or "default",
+                    vars=_render_vars(self._dbt.project),
+                    macros=tuple(Macro(path, text) for path, text in self._dbt.macros),
+                )
+            )
+        return self._renderer
+
+    def macro_diagnostics(self) -> tuple[str, ...]:
+        """Problems in the project macros; cached too, so warm and cold runs report alike."""
+        from semverlint.cache import make_key
+
+        if not self._dbt.macros:
+            return ()
+        key = make_key("macros", self._context_key)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return tuple(cached)
+        found = tuple(self._sandbox().diagnostics)
+        self._cache.put(key, list(found))
+        return found

@@ -1,0 +1,116 @@
+"""A content-addressed cache of rendered and analysed models: in memory for one run, on disk across runs.
+
+Keys hash everything a result depends on (tool and sqlglot versions, dialect, the
+model's text, the project's macros and vars, upstream columns), so a stale entry
+can never be found. Values are JSON, never pickle: a cache directory restored in
+CI from another branch must not be able to run code. Writes are atomic; an entry
+that does not read back is deleted and treated as a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from semverlint import __version__
+
+CACHE_ENV = "SEMVERLINT_CACHE_DIR"
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> Any | None: ...
+    def put(self, key: str, value: Any) -> None: ...
+
+
+@cache
+def _engine_version() -> str:
+    """Results depend on sqlglot's behaviour: a new sqlglot must not read old entries."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sqlglot")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def make_key(*parts: Any) -> str:
+    payload = json.dumps([__version__, _engine_version(), *parts], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class MemoryCache:
+    """One run's results: base and head share every model they have in common."""
+
+    entries: dict[str, Any] = field(default_factory=dict)
+    inner: Cache | None = None
+
+    def get(self, key: str) -> Any | None:
+        if key in self.entries:
+            return self.entries[key]
+        value = self.inner.get(key) if self.inner is not None else None
+        if value is not None:
+            self.entries[key] = value
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
+        if self.inner is not None:
+            self.inner.put(key, value)
+
+
+@dataclass(frozen=True)
+class DirectoryCache:
+    root: Path
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key[2:]}.json"
+
+    def get(self, key: str) -> Any | None:
+        path = self._path(key)
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                path.unlink()  # self-healing: a corrupt entry is a miss, rebuilt on the next put
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(value, handle, separators=(",", ":"))
+            os.replace(
+                temp, path
+            )  # atomic: concurrent runs see the old entry or the new, never half
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(temp)
+
+
+def default_directory() -> Path:
+    """$SEMVERLINT_CACHE_DIR, else the platform's user cache directory."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ.get("LOCALAPPDATA", ""), "semverlint", "Cache")
+        if os.name == "nt"
+        else os.path.join(os.path.expanduser("~"), ".cache")
+    )
+    return Path(base) / "semverlint"
+
+
+def open_cache(enabled: bool, directory: Path | None = None) -> MemoryCache:
+    return MemoryCache(inner=DirectoryCache(directory or default_directory()) if enabled else None)

@@ -1,0 +1,129 @@
+"""The analysis cache: same report with and without it, stale entries never used, corruption healed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clirun import semverlint
+from gitrepo import GitRepo
+
+PROJECT = "name: shop\nversion: 1.0.0\nvars:\n  rate: 100\n"
+MACRO = "{% macro cents(col) %}({{ col }} / {{ var('rate') }}){% endmacro %}\n"
+STG = "select id as order_id, {{ cents('amount_cents') }} as amount from {{ source('raw', 'orders') }}\n"
+SOURCES = "sources:\n  - name: raw\n    tables:\n      - name: orders\n        columns: [{name: id}, {name: amount_cents}]\n"
+
+
+@pytest.fixture
+def shop(git_repo: GitRepo) -> GitRepo:
+    git_repo.write("dbt_project.yml", PROJECT)
+    git_repo.write("macros/cents.sql", MACRO)
+    git_repo.write("models/_sources.yml", SOURCES)
+    git_repo.write("models/stg_orders.sql", STG)
+    git_repo.write("models/orders.sql", "select * from {{ ref('stg_orders') }}\n")
+    git_repo.commit("base")
+    return git_repo
+
+
+def _run(repo: GitRepo, cache: Path, *args: str) -> str:
+    result = semverlint("diff", "--repo", repo.path, "--format", "json", *args, env={"SEMVERLINT_CACHE_DIR": str(cache)})
+    assert result.code == 0, result.stderr
+    return result.stdout
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.rglob("*.json"))
+
+
+def test_cold_warm_and_no_cache_give_the_same_report(shop: GitRepo, tmp_path: Path) -> None:
+    shop.write("models/stg_orders.sql", STG.replace("id as order_id", "id as order_id, 1 as qty"))
+    cache = tmp_path / "cache"
+    cold = _run(shop, cache)
+    assert _entries(cache), "a run with the cache on writes entries"
+    warm = _run(shop, cache)
+    bypass = _run(shop, tmp_path / "unused", "--no-cache")
+    assert cold == warm == bypass
+    assert not (tmp_path / "unused").exists()
+    assert ("column-added", "orders", "qty") in {
+        (c["rule"], c["model"], c["column"]) for c in json.loads(warm)["projects"][0]["changes"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        ("dbt_project.yml", PROJECT.replace("rate: 100", "rate: 1000"), "column-logic-changed"),
+        ("macros/cents.sql", MACRO.replace("/", "*"), "column-logic-changed"),
+        ("models/_sources.yml", SOURCES.replace("{name: amount_cents}", "{name: amount_cents}, {name: note}"), None),
+    ],
+)
+def test_entries_depend_on_everything_a_result_depends_on(
+    shop: GitRepo, tmp_path: Path, path: str, text: str, expected: str | None
+) -> None:
+    cache = tmp_path / "cache"
+    _run(shop, cache)  # warm the cache with the base
+    shop.write(path, text)
+    warm = json.loads(_run(shop, cache))
+    fresh = json.loads(_run(shop, tmp_path / "fresh", "--no-cache"))
+    assert warm == fresh
+    rules = {c["rule"] for c in warm["projects"][0]["changes"]}
+    if expected:
+        assert expected in rules
+
+
+def test_an_upstream_change_reaches_a_cached_downstream_star(shop: GitRepo, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _run(shop, cache)
+    shop.write("models/stg_orders.sql", STG.replace("id as order_id, ", ""))
+    changes = json.loads(_run(shop, cache))["projects"][0]["changes"]
+    assert ("column-removed", "orders", "order_id") in {(c["rule"], c["model"], c["column"]) for c in changes}
+
+
+def test_corrupt_entries_are_misses_and_heal(shop: GitRepo, tmp_path: Path) -> None:
+    shop.write("models/stg_orders.sql", STG.replace("id as order_id", "id as order_id, 1 as qty"))
+    cache = tmp_path / "cache"
+    expected = _run(shop, cache)
+    for entry in _entries(cache):
+        entry.write_text("{not json")
+    assert _run(shop, cache) == expected
+    assert all(json.loads(e.read_text()) is not None for e in _entries(cache))
+
+
+def test_concurrent_runs_share_a_cache_safely(shop: GitRepo, tmp_path: Path) -> None:
+    shop.write("models/stg_orders.sql", STG.replace("id as order_id", "id as order_id, 1 as qty"))
+    cache = tmp_path / "cache"
+    env = {"SEMVERLINT_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "semverlint", "diff", "--repo", str(shop.path), "--format", "json"]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
+    assert len({o[0] for o in outputs}) == 1
+    assert not [p for p in cache.rglob(".tmp-*")]
+
+
+def test_nothing_changed_reads_no_model(shop: GitRepo, tmp_path: Path) -> None:
+    shop.write("README.md", "docs only\n")
+    shop.run("add", "-A")
+    cache = tmp_path / "cache"
+    result = semverlint("check", "--staged", "--repo", shop.path, "--format", "json", env={"SEMVERLINT_CACHE_DIR": str(cache)})
+    assert result.code == 0
+    assert result.json["projects"][0]["declared"] == {"base": "1.0.0", "head": "1.0.0"}
+    assert _entries(cache) == []
+
+
+def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> None:
+    shop.write("README.md", "docs only\n")
+    shop.run("add", "-A")
+    code = (
+        "import sys\n"
+        "from semverlint.cli import app\n"
+        f"try:\n    app(['check', '--staged', '--repo', {str(shop.path)!r}, '--format', 'json'])\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('sqlglot', 'jinja2', 'jsonschema') if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "[]"
