@@ -13,11 +13,11 @@ from typing import Protocol
 from semverlint.bump import Bump
 from semverlint.cache import Cache, open_cache
 from semverlint.classify import classify
-from semverlint.lineage import versioning_violations, with_impact
 from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
 from semverlint.differ import diff_interfaces
 from semverlint.discover import CONFIG_MARKER, DBT_MARKER, ProjectRef, discover, files_of
 from semverlint.interface import Diagnostic, Interface, Project
+from semverlint.lineage import versioning_violations, with_impact
 from semverlint.policy import Policy, decide
 from semverlint.report import ProjectReport, Report, RevisionInfo
 from semverlint.rules import Catalogue
@@ -27,6 +27,7 @@ RELEVANT_EXTENSIONS = (".yml", ".yaml", ".sql", ".py", ".csv")
 
 class SnapshotLike(Protocol):
     def paths(self) -> tuple[str, ...]: ...
+    def oid(self, path: str) -> str | None: ...
     def read_many(self, paths: list[str]) -> dict[str, bytes]: ...
 
 
@@ -127,19 +128,19 @@ def load_listing(
             root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
         config = merge(project_config(ref, files, root_config, catalogue), options.config)
     else:
-        config = replace(config, **_own_version(ref, files))
+        config = _own_version(config, ref, files)
     return _load(ref, files, config, cache)
 
 
-def _own_version(ref: ProjectRef, files: Mapping[str, bytes]) -> dict[str, object]:
+def _own_version(config: Config, ref: ProjectRef, files: Mapping[str, bytes]) -> Config:
     """A snapshot's own declared version: the rules come from the head, the version never does."""
     from semverlint.yamlio import LineDict, load_yaml
 
     marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
     data = load_yaml(files[marker]).data if marker in files else None
     if not isinstance(data, LineDict) or data.get("version") is None:
-        return {"version": None, "version_line": None}
-    return {"version": str(data["version"]), "version_line": data.line_of_key("version")}
+        return replace(config, version=None, version_line=None)
+    return replace(config, version=str(data["version"]), version_line=data.line_of_key("version"))
 
 
 def _load(
@@ -195,15 +196,17 @@ def compare_project(
     config = some.config
     base_if = base.interface if base else None
     head_if = head.interface if head else None
-    project: Project = (
-        (head_if or base_if).project
-        if (head_if or base_if)
+    known = head_if or base_if
+    project = (
+        known.project
+        if known is not None
         else Project(
             posixpath.basename(some.ref.path) if some.ref.path != "." else ".",
             some.ref.path,
             some.ref.kind,
         )
     )
+
     dialect = config.dialect or project.dialect
     deltas = diff_interfaces(base_if, head_if, type_judge(dialect), options.today.isoformat())
     suppressions = {

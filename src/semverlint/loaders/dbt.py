@@ -141,9 +141,9 @@ def parse_project_file(
         return None, (Diagnostic("error", "dbt_project.yml has no `name`", path),)
     version = data.get("version")
     line = data.line_of_key("version") if isinstance(data, LineDict) and "version" in data else None
-    vars_ = data.get("vars") if isinstance(data.get("vars"), dict) else {}
-    models = data.get("models") if isinstance(data.get("models"), dict) else {}
-    seeds = data.get("seeds") if isinstance(data.get("seeds"), dict) else {}
+    vars_ = _mapping(data.get("vars"))
+    models = _mapping(data.get("models"))
+    seeds = _mapping(data.get("seeds"))
     return (
         DbtProjectFile(
             name=name,
@@ -159,6 +159,10 @@ def parse_project_file(
         ),
         (),
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def under(rel: str, roots: tuple[str, ...]) -> str | None:
@@ -689,9 +693,7 @@ def seed_models(
             **folder_config(project.seeds_tree, project.name, (), name),
             **_config(entry.data if entry else None),
         }
-        column_types = (
-            config.get("column_types") if isinstance(config.get("column_types"), dict) else {}
-        )
+        column_types = _mapping(config.get("column_types"))
         columns = tuple(
             replace(
                 declared.get(fold(h), Column(name=h)),
@@ -957,9 +959,9 @@ def load_dbt(
     from semverlint.cache import MemoryCache, make_key
     from semverlint.modelsql import (
         LineageResolver,
+        analyse_rendered,
         analysed_from_json,
         analysed_to_json,
-        analyse_rendered,
         lineage_order,
         reconcile,
         sql_diagnostics,

@@ -56,6 +56,7 @@ def load_sql_project(
     project_dir: str, files: Mapping[str, bytes], config: Config
 ) -> tuple[Interface, tuple[Diagnostic, ...]]:
     """Tables and views from CREATE/ALTER/DROP scripts; a bare SELECT file is a model named after it."""
+    from semverlint.facts import query_from
     from semverlint.modelsql import Analysed, reconcile
     from semverlint.sql import SqlFailure, analyse_query, parse_ddl_script
 
@@ -74,11 +75,11 @@ def load_sql_project(
     relations, ddl_diagnostics = parse_ddl_script(script.text, config.dialect) if ddl else ((), ())
     for message in ddl_diagnostics:
         match = _LINE.search(message)
-        path, line = script.locate(int(match.group(1)) if match else None)
-        diagnostics.append(Diagnostic("warning", message, path, line))
+        where, at = script.locate(int(match.group(1)) if match else None)
+        diagnostics.append(Diagnostic("warning", message, where, at))
     models: dict[str, Model] = {}
     for relation in relations:
-        path, line = script.locate(relation.line)
+        where, line = script.locate(relation.line)
         columns = tuple(
             Column(
                 name=c.name,
@@ -99,7 +100,7 @@ def load_sql_project(
         models[fold(relation.name)] = Model(
             name=relation.name,
             resource=relation.kind if relation.kind != "materialized_view" else "view",
-            sql_path=path,
+            sql_path=where,
             line=line,
             access="public",
             materialized=relation.kind,
@@ -129,7 +130,7 @@ def load_sql_project(
         diagnostics.extend(
             Diagnostic("warning", f"{name}: {m}", path, None, name) for m in result.diagnostics
         )
-        models[fold(name)], _ = reconcile(model, Analysed(result))
+        models[fold(name)], _ = reconcile(model, Analysed(query_from(result)))
     name = config.name or (posixpath.basename(project_dir) if project_dir != "." else "project")
     marker = CONFIG_MARKER if project_dir == "." else f"{project_dir}/{CONFIG_MARKER}"
     interface = Interface(
