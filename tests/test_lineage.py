@@ -151,3 +151,44 @@ def test_removing_a_version_past_its_deprecation_date_is_not_breaking(versioned:
     versioned.write("models/marts/accounts.sql", "select customer_id from {{ ref('customers', v=2) }}\n")
     found = _changes(versioned)
     assert found[("model-version-retired", "customers.v1", None)]["bump"] == "minor"
+
+
+SEMANTIC = """\
+semantic_models:
+  - name: orders_sm
+    model: ref('orders')
+    entities:
+      - {name: order, type: primary, expr: order_id}
+    dimensions:
+      - {name: status, type: categorical}
+    measures:
+      - {name: order_total, agg: sum, expr: amount}
+metrics:
+  - name: revenue
+    type: simple
+    type_params: {measure: order_total}
+exposures:
+  - name: weekly_dashboard
+    type: dashboard
+    owner: {name: finance}
+    depends_on: [ref('orders')]
+"""
+
+
+def test_semantic_layer_and_exposures(chain: GitRepo) -> None:
+    chain.write("models/marts/semantic.yml", SEMANTIC)
+    chain.commit("semantic layer")
+    chain.write(
+        "models/marts/semantic.yml",
+        SEMANTIC.replace("      - {name: status, type: categorical}\n", "").replace(
+            "metrics:\n  - name: revenue\n    type: simple\n    type_params: {measure: order_total}\n", ""
+        ),
+    )
+    chain.write("models/marts/orders.sql", "select order_id, status from {{ ref('int_orders') }}\n")
+    found = _changes(chain)
+    assert found[("column-removed", "orders_sm", "status")]["bump"] == "major"
+    removed = found[("model-removed", "revenue", None)]
+    assert removed["bump"] == "major"
+    assert removed["message"].startswith("Metric revenue was removed")
+    amount = found[("column-removed", "orders", "amount")]
+    assert {"project": "shop", "model": "exposure:weekly_dashboard", "column": None} in amount["impact"]

@@ -75,6 +75,8 @@ def render_message(template: str, delta: Delta) -> str:
         column=delta.column or "",
         target=f"{delta.model}.{delta.column}" if delta.column else delta.model,
         detail=delta.detail or "",
+        resource=delta.resource,
+        Resource=delta.resource[:1].upper() + delta.resource[1:],
         before=render_value(delta.before),
         after=render_value(delta.after),
     )

@@ -77,6 +77,7 @@ class Delta:
     # Lineage chain, origin first, for a change that arrived from upstream models.
     via: tuple[str, ...] = ()
     detail: str | None = None
+    resource: str = "model"
 
 
 def diff_interfaces(
@@ -198,6 +199,7 @@ def _delta(
         line=line,
         access=model.access,
         queryable=model.queryable,
+        resource=model.resource,
     )
 
 

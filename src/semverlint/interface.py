@@ -10,10 +10,6 @@ ProjectKind = Literal["dbt", "sql", "jsonschema"]
 Level = Literal["warning", "error"]
 
 ACCESS_ORDER: dict[str, int] = {"private": 0, "protected": 1, "public": 2}
-# Materializations a consumer can select from; ephemeral models are inlined CTEs.
-QUERYABLE = frozenset(
-    {"view", "table", "incremental", "materialized_view", "dynamic_table", "snapshot", "seed"}
-)
 
 
 def fold(name: str) -> str:
@@ -142,7 +138,8 @@ class Model:
 
     @property
     def queryable(self) -> bool:
-        return self.materialized in QUERYABLE or self.materialized not in {"ephemeral"}
+        """Ephemeral models are inlined as CTEs: nothing outside dbt can select from them."""
+        return self.materialized != "ephemeral"
 
     def column(self, key: str) -> Column | None:
         return next((c for c in self.columns if c.key == key), None)
@@ -164,6 +161,8 @@ class Interface:
     project: Project
     models: tuple[Model, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    # Consumers declared in the project (dashboards, apps): impact, never interface.
+    exposures: tuple[Model, ...] = ()
 
     def model(self, key: str) -> Model | None:
         return next((m for m in self.models if m.key == key), None)

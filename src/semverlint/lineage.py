@@ -15,6 +15,10 @@ def consumers(
     """Models (and their columns) in any project of the repository that read the given one."""
     for interface in heads:
         same = interface.project.name == project
+        if same:
+            for exposure in interface.exposures:
+                if model_key in exposure.refs:
+                    yield Impact(interface.project.name, f"exposure:{exposure.name}")
         source = model_key if same else f"{project.lower()}:{model_key}"
         for model in interface.models:
             if not model.enabled or (same and model.key == model_key):

@@ -118,6 +118,8 @@ class Properties:
     seeds: Mapping[str, PropertyEntry]
     sources: Mapping[tuple[str, str], PropertyEntry]
     diagnostics: tuple[Diagnostic, ...]
+    # The semantic layer and exposures: what dashboards and metric queries are built on.
+    semantic: tuple[tuple[str, PropertyEntry], ...] = ()
 
 
 def _paths(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -211,6 +213,7 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
     models: dict[str, PropertyEntry] = {}
     seeds: dict[str, PropertyEntry] = {}
     sources: dict[tuple[str, str], PropertyEntry] = {}
+    semantic: list[tuple[str, PropertyEntry]] = []
     diagnostics: list[Diagnostic] = []
     for path in sorted(files):
         result = load_yaml(files[path])
@@ -245,7 +248,11 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
         for source in _named_entries(data.get("sources"), path, "sources", diagnostics):
             for table in _named_entries(source.data.get("tables"), path, "tables", diagnostics):
                 sources[(fold(source.data["name"]), fold(table.data["name"]))] = table
-    return Properties(models, seeds, sources, tuple(diagnostics))
+        for section in ("semantic_models", "metrics", "exposures"):
+            semantic.extend(
+                (section, e) for e in _named_entries(data.get(section), path, section, diagnostics)
+            )
+    return Properties(models, seeds, sources, tuple(diagnostics), tuple(semantic))
 
 
 def _named_entries(
@@ -730,6 +737,56 @@ def _csv_header(raw: bytes) -> tuple[str, ...]:
     return tuple(h.strip() for h in row if h.strip())
 
 
+# ---------------------------------------------------------------- the semantic layer
+
+_RESOURCE = {"semantic_models": "semantic model", "metrics": "metric", "exposures": "exposure"}
+
+
+def semantic_entities(properties: Properties) -> Iterator[Model]:
+    """Semantic models (entities, dimensions and measures as columns), metrics and exposures.
+
+    Consumers query metrics and dimensions by name, so removing one breaks them like a
+    column; an exposure is a consumer, listed as impact of what breaks the models it uses.
+    """
+    for section, entry in properties.semantic:
+        data = entry.data
+        names: list[Column] = []
+        for group in ("entities", "dimensions", "measures"):
+            for item in _as_list(data.get(group)):
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    names.append(
+                        Column(
+                            name=item["name"],
+                            data_type=_opt(item.get("type"))
+                            if group != "measures"
+                            else _opt(item.get("agg")),
+                            description=_text(item.get("description")),
+                            declared=True,
+                            line=line_of(item),
+                        )
+                    )
+        depends = (
+            [data.get("model")]
+            if section == "semantic_models"
+            else _as_list(data.get("depends_on"))
+        )
+        refs = tuple(sorted({fold(t) for d in depends if (t := _ref_target(d)) and "." not in t}))
+        config = _config(data)
+        yield Model(
+            name=str(data["name"]),
+            resource=_RESOURCE[section],
+            yaml_path=entry.path,
+            line=entry.line,
+            access=_access(config.get("access", "public" if section == "exposures" else None)),  # type: ignore[arg-type]
+            materialized=section,
+            enabled=_bool(config.get("enabled"), True),
+            description=_text(data.get("description") or data.get("label")),
+            columns=tuple(names),
+            columns_closed=True,
+            refs=refs,
+        )
+
+
 # ---------------------------------------------------------------- the project
 
 
@@ -862,6 +919,9 @@ def project_interface(
     dialect: str | None,
     diagnostics: tuple[Diagnostic, ...] = (),
 ) -> Interface:
+    entities = tuple(semantic_entities(dbt.properties))
+    semantic = tuple(e for e in entities if e.resource != "exposure")
+    exposures = tuple(e for e in entities if e.resource == "exposure")
     return Interface(
         project=Project(
             name=dbt.project.name,
@@ -872,7 +932,8 @@ def project_interface(
             version_file=marker,
             version_line=dbt.project.version_line,
         ),
-        models=tuple(sorted((*models, *dbt.seeds), key=lambda m: m.key)),
+        models=tuple(sorted((*models, *dbt.seeds, *semantic), key=lambda m: m.key)),
+        exposures=exposures,
         diagnostics=(*dbt.diagnostics, *diagnostics),
     )
 
