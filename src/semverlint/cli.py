@@ -92,7 +92,7 @@ def _guard(action: Callable[[], T]) -> T:
         return action()
     except SemverlintError as error:
         _fail(error)
-    except Exception as error:  # noqa: BLE001 - a bug must still end in a message and exit 2
+    except Exception as error:
         if os.environ.get("SEMVERLINT_DEBUG"):
             raise
         typer.echo(f"semverlint: internal error: {type(error).__name__}: {error}", err=True)

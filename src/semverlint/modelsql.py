@@ -6,9 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from semverlint.interface import Column, Diagnostic, Model, fold, model_key
-
 from semverlint.facts import QueryFacts, Rel, Rendered, query_from, query_from_json, query_to_json
+from semverlint.interface import Column, Diagnostic, Model, fold, model_key
 
 
 @dataclass(frozen=True)

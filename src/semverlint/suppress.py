@@ -46,7 +46,7 @@ def comments(text: str) -> tuple[Comment, ...]:
     return tuple(found)
 
 
-def _diagnostic(comment: Comment, path: str) -> Diagnostic:  # noqa: D103
+def _diagnostic(comment: Comment, path: str) -> Diagnostic:
     return Diagnostic(
         "warning",
         f"suppression of {comment.rule} has no reason and is not applied: write `semverlint: allow {comment.rule} -- why`",
