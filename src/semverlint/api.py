@@ -146,7 +146,7 @@ def _own_version(config: Config, ref: ProjectRef, files: Mapping[str, bytes]) ->
 def _load(
     ref: ProjectRef, files: Mapping[str, bytes], config: Config, cache: Cache | None
 ) -> LoadedProject:
-    from semverlint.loaders.dbt import load_dbt
+    from semverlint.loaders.dbtsql import load_dbt
 
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
     if ref.kind == "dbt":
@@ -295,12 +295,22 @@ def build_report(
     }
     head_projects: dict[str, LoadedProject] = {}
     base_projects: dict[str, LoadedProject] = {}
+    for path in sorted(changed & head_listings.keys() & base_listings.keys()):
+        if head_listings[path].ref.kind == base_listings[path].ref.kind == "dbt":
+            pair = load_pair(
+                base_listings[path], head_listings[path], base, head, catalogue, options, cache
+            )
+            base_projects[path], head_projects[path] = pair
     for path, listing in head_listings.items():
+        if path in head_projects:
+            continue
         if changed:
             head_projects[path] = load_listing(listing, head, catalogue, options, None, cache)
         else:  # nothing changed anywhere: configuration is still validated, models are not read
             head_projects[path] = _unchanged(listing, head, catalogue, options)
     for path, listing in base_listings.items():
+        if path in base_projects:
+            continue
         if path in head_projects and path not in changed:
             base_projects[path] = head_projects[path]
         else:
@@ -310,6 +320,39 @@ def build_report(
     # Diagnostics speak of what changed: an untouched project's old problems are not news here.
     reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)
     return Report(base_info, head_info, reports)
+
+
+def load_pair(
+    base_listing: Listing,
+    head_listing: Listing,
+    base: SnapshotLike,
+    head: SnapshotLike,
+    catalogue: Catalogue,
+    options: Options,
+    cache: Cache,
+) -> tuple[LoadedProject, LoadedProject]:
+    """A changed dbt project at both states, analysing only the models the change can reach."""
+    from semverlint.loaders.dbtsql import load_dbt_pair
+
+    ref = head_listing.ref
+    head_files = head.read_many(
+        [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
+    )
+    base_files = base.read_many(
+        [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
+    )
+    root_config = Config()
+    if "pyproject.toml" in head_listing.paths:
+        raw = head.read_many(["pyproject.toml"])["pyproject.toml"]
+        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+    config = merge(project_config(ref, head_files, root_config, catalogue), options.config)
+    marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
+    (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
+        ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
+    )
+    return LoadedProject(ref, base_if, config, base_diags), LoadedProject(
+        ref, head_if, config, head_diags
+    )
 
 
 def _unchanged(

@@ -1,0 +1,323 @@
+"""The SQL stage of a dbt project: render and analyse the models a change can reach, on demand.
+
+Cost follows the change. Comparing two states, a model is analysed only when it is
+dirty (its SQL, its YAML entry or its config differ) or downstream of a dirty model;
+an upstream model is analysed only when one of those reads it through `*` or passes
+its columns on. Every other model is read from its YAML alone, identically on both
+sides, so it cannot produce a delta. Loading one state alone analyses every model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from semverlint.cache import Cache, MemoryCache, make_key
+from semverlint.facts import Rendered
+from semverlint.interface import Diagnostic, Interface, Model, fold
+from semverlint.loaders.dbt import (
+    _REF,
+    DbtProject,
+    ModelFile,
+    ModelSpec,
+    _render_vars,
+    project_interface,
+    read_dbt_project,
+    yaml_columns,
+)
+from semverlint.modelsql import (
+    Analysed,
+    LineageResolver,
+    analyse_rendered,
+    analysed_from_json,
+    analysed_to_json,
+    reconcile,
+    sql_diagnostics,
+)
+
+# Beyond this depth of upstream models a star stays open rather than risk the stack.
+MAX_DEPTH = 400
+
+
+def _context_key(dbt: DbtProject, dialect: str | None) -> str:
+    return make_key(
+        "context", dbt.project.name, dbt.adapter, dialect, _render_vars(dbt.project), dbt.macros
+    )
+
+
+def _dialect(dbt: DbtProject, dialect: str | None) -> str | None:
+    if dialect is None and dbt.adapter is not None:
+        from semverlint.sql import dialect_for_adapter
+
+        return dialect_for_adapter(dbt.adapter)
+    return dialect
+
+
+class _Upstream(Mapping[str, Model]):
+    """Models by key as the SQL of a downstream model needs them: analysed on first use."""
+
+    def __init__(self, stage: _Stage) -> None:
+        self._stage = stage
+
+    def __getitem__(self, key: str) -> Model:
+        model = self._stage.upstream(key)
+        if model is None:
+            raise KeyError(key)
+        return model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stage.specs)
+
+    def __len__(self) -> int:
+        return len(self._stage.specs)
+
+
+class _Stage:
+    """One state of one project going through the SQL stage."""
+
+    def __init__(
+        self, dbt: DbtProject, dialect: str | None, cache: Cache, focus: frozenset[str] | None
+    ) -> None:
+        self.dbt = dbt
+        self.dialect = dialect
+        self.cache = cache
+        self.focus = focus
+        self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
+        self.renders = _Renders(dbt, _context_key(dbt, dialect), cache)
+        sources = {
+            key: tuple(c.name for c in yaml_columns(entry.data)) or None
+            for key, entry in dbt.properties.sources.items()
+        }
+        latest = {
+            fold(s.entry.data["name"]): s.key
+            for s in self.specs.values()
+            if s.entry and s.version and s.build().is_latest
+        }
+        self.resolver = LineageResolver(dbt.project.name, frozenset(self.specs), latest, sources)
+        self.analysed: dict[str, Model] = {m.key: m for m in dbt.seeds}
+        self.pending: set[str] = set()
+        self.diagnostics: list[Diagnostic] = []
+        self.lookup = _Upstream(self)
+
+    def wanted(self, key: str) -> bool:
+        return self.focus is None or key in self.focus
+
+    def upstream(self, key: str) -> Model | None:
+        if key in self.analysed:
+            return self.analysed[key]
+        if key not in self.specs or key in self.pending or len(self.pending) > MAX_DEPTH:
+            return None  # unknown, or a cycle: the star over it stays open
+        return self.analyse(key, report=self.wanted(key))
+
+    def analyse(self, key: str, *, report: bool) -> Model:
+        """The model with its SQL analysed; its diagnostics count only when it is reported."""
+        spec = self.specs[key]
+        self.pending.add(key)
+        try:
+            model, diagnostics = self._analyse(spec)
+        finally:
+            self.pending.discard(key)
+        self.analysed[key] = model
+        if report:
+            self.diagnostics.extend(diagnostics)
+        return model
+
+    def _analyse(self, spec: ModelSpec) -> tuple[Model, list[Diagnostic]]:
+        if spec.file.language != "sql":  # Python models: known by name and YAML only
+            return spec.build(), []
+        result = self.renders.get(spec.file)
+        resolver = self.resolver
+        model = replace(
+            spec.build(dict(result.config)),
+            refs=tuple(sorted(resolver.model_refs(result.relations))),
+            foreign_refs=resolver.foreign_refs(result.relations),
+            opaque=bool(result.diagnostics),
+        )
+        diagnostics = list(sql_diagnostics(model, result.diagnostics))
+        upstream = {
+            identifier: resolver.columns(r, self.lookup) for identifier, r in result.relations
+        }
+        analysed = self._analysis(result, upstream)
+        if isinstance(analysed, str):
+            message = f"SQL not analysed, classified from its YAML: {analysed}"
+            return model, [*diagnostics, *sql_diagnostics(model, [message], "error")]
+        diagnostics.extend(sql_diagnostics(model, analysed.full.diagnostics))
+        model, reconciled = reconcile(
+            model, analysed, resolver.lineage_map(result.relations), self.lookup
+        )
+        return model, [*diagnostics, *reconciled]
+
+    def _analysis(
+        self, result: Rendered, upstream: dict[str, tuple[str, ...] | None]
+    ) -> Analysed | str:
+        key = make_key("analyse", self.dialect, result.sql, sorted(upstream.items()))
+        cached = self.cache.get(key)
+        if cached is not None:
+            return analysed_from_json(cached)
+        analysed = analyse_rendered(result, self.dialect, upstream)
+        self.cache.put(key, analysed_to_json(analysed))
+        return analysed
+
+    def plain(self, spec: ModelSpec) -> Model:
+        """A model out of reach of the change: its YAML and config, refs read from the text."""
+        return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
+
+    def run(self, project_dir: str, marker: str) -> Interface:
+        models = []
+        for key, spec in sorted(self.specs.items()):
+            models.append(
+                self.upstream(key) or spec.build() if self.wanted(key) else self.plain(spec)
+            )
+        diagnostics = [
+            Diagnostic("warning", f"macros: {m}", None) for m in self.renders.macro_diagnostics()
+        ]
+        return project_interface(
+            self.dbt,
+            project_dir,
+            marker,
+            tuple(models),
+            self.dialect,
+            (*diagnostics, *self.diagnostics),
+        )
+
+
+def text_refs(file: ModelFile, specs: Mapping[str, ModelSpec]) -> set[str]:
+    """The models a file refs, read from its text without rendering: enough to walk lineage."""
+    names = {fold(m.group(2) or m.group(1)) for m in _REF.finditer(file.text)}
+    return {name for name in names if name in specs}
+
+
+def load_dbt(
+    project_dir: str,
+    files: Mapping[str, bytes],
+    marker: str,
+    dialect: str | None,
+    cache: Cache | None = None,
+) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
+    """One state of a dbt project with every model analysed."""
+    dbt = read_dbt_project(project_dir, files, marker)
+    if isinstance(dbt, Diagnostic):
+        return None, (dbt,)
+    dialect = _dialect(dbt, dialect)
+    stage = _Stage(dbt, dialect, cache if cache is not None else MemoryCache(), None)
+    return stage.run(project_dir, marker), ()
+
+
+def _signature(spec: ModelSpec) -> str:
+    entry = spec.entry.data if spec.entry is not None else None
+    return json.dumps(
+        [spec.file.digest, entry, spec.project_config, spec.version], sort_keys=True, default=str
+    )
+
+
+def _sources(dbt: DbtProject) -> str:
+    return json.dumps(
+        {f"{s}.{t}": e.data for (s, t), e in dbt.properties.sources.items()},
+        sort_keys=True,
+        default=str,
+    )
+
+
+def focus(base: DbtProject, head: DbtProject, dialect: str | None) -> frozenset[str] | None:
+    """The models a change can reach: dirty ones and everything downstream; None for all."""
+    if _context_key(base, dialect) != _context_key(head, dialect) or _sources(base) != _sources(
+        head
+    ):
+        return None  # macros, vars, adapter or sources changed: any model may render differently
+    before = {s.key: s for s in base.specs}
+    after = {s.key: s for s in head.specs}
+    dirty = {
+        key
+        for key in before.keys() | after.keys()
+        if key not in before
+        or key not in after
+        or _signature(before[key]) != _signature(after[key])
+    }
+    children: dict[str, set[str]] = {}
+    for specs in (before, after):
+        for key, spec in specs.items():
+            for parent in text_refs(spec.file, specs):
+                children.setdefault(parent, set()).add(key)
+    reach, todo = set(dirty), list(dirty)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in reach:
+                reach.add(child)
+                todo.append(child)
+    return frozenset(reach)
+
+
+def load_dbt_pair(
+    project_dir: str,
+    base_files: Mapping[str, bytes],
+    head_files: Mapping[str, bytes],
+    marker: str,
+    dialects: tuple[str | None, str | None],
+    cache: Cache | None = None,
+) -> tuple[
+    tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
+]:
+    """Both states of one dbt project, analysing only what the change between them can reach."""
+    cache = cache if cache is not None else MemoryCache()
+    base = read_dbt_project(project_dir, base_files, marker)
+    head = read_dbt_project(project_dir, head_files, marker)
+    if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
+        return (
+            load_dbt(project_dir, base_files, marker, dialects[0], cache),
+            load_dbt(project_dir, head_files, marker, dialects[1], cache),
+        )
+    base_dialect, head_dialect = _dialect(base, dialects[0]), _dialect(head, dialects[1])
+    reach = focus(base, head, head_dialect) if base_dialect == head_dialect else None
+    return (
+        (_Stage(base, base_dialect, cache, reach).run(project_dir, marker), ()),
+        (_Stage(head, head_dialect, cache, reach).run(project_dir, marker), ()),
+    )
+
+
+class _Renders:
+    """Rendered models from the cache, or from a sandbox built only when something misses."""
+
+    def __init__(self, dbt: DbtProject, context_key: str, cache: Cache) -> None:
+        self._dbt = dbt
+        self._context_key = context_key
+        self._cache = cache
+        self._renderer: Any = None
+
+    def get(self, file: ModelFile) -> Rendered:
+        from semverlint.facts import rendered_from, rendered_from_json, rendered_to_json
+
+        key = make_key("render", self._context_key, file.digest)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return rendered_from_json(cached)
+        result = rendered_from(self._sandbox().render(file.text))
+        self._cache.put(key, rendered_to_json(result))
+        return result
+
+    def _sandbox(self) -> Any:
+        if self._renderer is None:
+            from semverlint.render import Macro, RenderContext, Renderer
+
+            self._renderer = Renderer(
+                RenderContext(
+                    project_name=self._dbt.project.name,
+                    target_type=self._dbt.adapter or "default",
+                    vars=_render_vars(self._dbt.project),
+                    macros=tuple(Macro(path, text) for path, text in self._dbt.macros),
+                )
+            )
+        return self._renderer
+
+    def macro_diagnostics(self) -> tuple[str, ...]:
+        """Problems in the project macros; cached too, so warm and cold runs report alike."""
+        if not self._dbt.macros:
+            return ()
+        key = make_key("macros", self._context_key)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return tuple(cached)
+        found = tuple(self._sandbox().diagnostics)
+        self._cache.put(key, list(found))
+        return found
