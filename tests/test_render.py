@@ -788,6 +788,9 @@ def test_nothing_prints_a_memory_address() -> None:
     sql = only_sql(template)
     assert "0x" not in sql
     assert sql.endswith("|{'a', 'b'}")
+    # text that only looks like an address is left alone
+    kept = "{{ 'at 0x1F>' | upper }}|{{ ['located at 0x1F>'] }}|{{ 'at 0x1F>' ~ '' }}"
+    assert only_sql(kept) == "AT 0X1F>|['located at 0x1F>']|at 0x1F>"
 
 
 def test_sets_print_and_iterate_alike_whatever_the_hash_seed() -> None:

@@ -1480,12 +1480,13 @@ class _Harden(NodeTransformer):
 
 # --- size checks before an operation builds something huge -------------------------------------
 
-_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+_ADDRESS = re.compile(r"(<[^<>]*) at 0x[0-9A-Fa-f]+>")
 
 
 def _scrub(text: str) -> str:
-    """Text without the memory addresses of Python's default reprs (they vary by run)."""
-    return _ADDRESS.sub("", text) if "0x" in text else text
+    """Text without the memory addresses of Python's default reprs (``<... at 0x7f...>``):
+    they vary by run."""
+    return _ADDRESS.sub(r"\1>", text) if "0x" in text else text
 
 
 def _check_mutation(
@@ -1514,6 +1515,8 @@ def _check_mutation(
         added = [*args[:2]]
         count = 1
     elif name == "update" and isinstance(owner, dict):
+        if len(args) > 1:
+            raise TypeError(f"update expected at most 1 argument, got {len(args)}")
         pairs: list[Any] = []
         if args:
             source = args[0]
@@ -1655,8 +1658,8 @@ def _guard_filter(name: str, func: Callable[..., Any], rt: _Runtime) -> Callable
             session.fits(value)  # it may have grown since it was built
         args = _check_filter(name, args, skip, kwargs, rt.limits)
         result = func(*args, **kwargs)
-        if isinstance(result, str):
-            result = _scrub(result)
+        if isinstance(result, str) and len(args) > skip and not isinstance(args[skip], str):
+            result = _scrub(result)  # an object printed by |string, |join, |pprint ...
         session.check(result)
         return result
 
