@@ -31,7 +31,9 @@ RECALL_NOTE = (
     "Breaking = a recorded edit whose rule is major on a model another team may read (private "
     "staging models are capped at patch by design and counted apart). *Exact* = the expected rule "
     "at major on that model; *model* = any major change on that model. False alarms: non-breaking "
-    "recorded edits reported major, and unedited models reported at all."
+    "recorded edits reported major, and unedited models reported without naming an edited upstream "
+    "(`via`); an unedited `select *` model that gains or loses a column with its upstream is "
+    "counted apart, as a change that really happened."
 )
 DBT_NOTES = (
     "Each revision is exported with `git archive` and parsed in a fresh folder with a DuckDB "
@@ -189,6 +191,7 @@ def _render_semverlint(sv: dict[str, Any]) -> list[str]:
     out += ["", "### Recall of `diff base..change50` against `changes.json`", "", RECALL_NOTE, ""]
     header = ["models", "breaking recalled (exact)", "breaking recalled (model)"]
     header += ["all recorded edits as expected", "false alarms (edited / unedited)"]
+    header += ["unedited models changed through upstream"]
     rows = []
     for size in _sizes(sv):
         r = sv["sizes"][size].get("recall")
@@ -200,9 +203,10 @@ def _render_semverlint(sv: dict[str, Any]) -> list[str]:
                     f"{r['breaking_model']}/{r['breaking']}",
                     f"{r['as_expected']}/{r['recorded']}",
                     f"{r['false_major']} / {r['unrecorded_models']}",
+                    str(r.get("propagated_models", "n/a")),
                 ]
             )
-    out += table(header, "rrrrr", rows)
+    out += table(header, "rrrrrr", rows)
     missed = [
         f"- {int(size):,} models: {m}"
         for size in _sizes(sv)
@@ -210,6 +214,21 @@ def _render_semverlint(sv: dict[str, Any]) -> list[str]:
     ]
     if missed:
         out += ["", "Edits not reported as expected:", "", *missed]
+    checks = [(size, sv["sizes"][size].get("reformat")) for size in _sizes(sv)]
+    if any(check for _, check in checks):
+        out += ["", "### `diff base..reformat`: is a layout-only change reported as such?", ""]
+        rows = [
+            [
+                f"{int(size):,}",
+                f"{c['reformatted']}/{c['models']}",
+                str(c["other"]),
+                ", ".join(c["other_rules"]) or "-",
+            ]
+            for size, c in checks
+            if c
+        ]
+        header = ["models", "models reported sql-reformatted only", "models reported otherwise"]
+        out += table([*header, "rules reported instead"], "rrrl", rows)
     profile = sv.get("profile")
     if profile:
         out += ["", f"### Where the time goes: `{profile['command']}` under cProfile", ""]

@@ -227,8 +227,32 @@ def recall(report_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "breaking_model": sum(1 for r in breaking if major(r)),
         "as_expected": sum(1 for r in recorded if exact(r)),
         "false_major": sum(1 for r in recorded if not r["breaking"] and major(r)),
-        "unrecorded_models": sum(1 for m in by_model if m not in names),
+        # An unedited model may change with its upstream (`select *` passes a column on): those
+        # changes name the upstream in `via`. Only the rest are unexplained.
+        "unrecorded_models": sum(
+            1 for m, cs in by_model.items() if m not in names and any(not c.get("via") for c in cs)
+        ),
+        "propagated_models": sum(
+            1 for m, cs in by_model.items() if m not in names and all(c.get("via") for c in cs)
+        ),
         "missed": missed,
+    }
+
+
+def reformat_check(report_path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """`diff base..reformat` changes only layout: every model should be `sql-reformatted` alone."""
+    report = json.loads(report_path.read_text())
+    rules: dict[str, set[str]] = collections.defaultdict(set)
+    for project in report.get("projects", []):
+        for change in project.get("changes", []):
+            rules[change["model"].lower()].add(change["rule"])
+    other = sorted(m for m, found in rules.items() if found != {"sql-reformatted"})
+    return {
+        "models": manifest["model_files"],
+        "reformatted": sum(1 for found in rules.values() if found == {"sql-reformatted"}),
+        "other": len(other),
+        "other_rules": sorted({r for m in other for r in rules[m]}),
+        "examples": other[:5],
     }
 
 
@@ -413,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         assert manifest is not None
         rows = []
         recall_figures = None
+        reformat_figures = None
         for s in SCENARIOS:
             if wanted and not any(w in s.name for w in wanted):
                 continue
@@ -423,6 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                 and row["result"] != "error"
             ):
                 recall_figures = recall(Path(row["_stdout"]), manifest)
+            if (
+                s.name == "diff base..reformat cold"
+                and "_stdout" in row
+                and row["result"] != "error"
+            ):
+                reformat_figures = reformat_check(Path(row["_stdout"]), manifest)
             row.pop("_stdout", None)
             rows.append(row)
         part["sizes"][str(size)] = {
@@ -430,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": part["date"],
             "scenarios": rows,
             "recall": recall_figures,
+            "reformat": reformat_figures,
             "models": manifest["models"],
             "yaml_bytes": manifest["yaml_bytes"],
         }
