@@ -316,6 +316,7 @@ def build_report(
         else:
             config = head_projects[path].config if path in head_projects else None
             base_projects[path] = load_listing(listing, base, catalogue, options, config, cache)
+    cache.close()
     reports = compare_projects(base_projects, head_projects, catalogue, options)
     # Diagnostics speak of what changed: an untouched project's old problems are not news here.
     reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,7 @@ CACHE_ENV = "SEMVERLINT_CACHE_DIR"
 class Cache(Protocol):
     def get(self, key: str) -> Any | None: ...
     def put(self, key: str, value: Any) -> None: ...
+    def close(self) -> None: ...
 
 
 @cache
@@ -65,10 +67,22 @@ class MemoryCache:
         if self.inner is not None:
             self.inner.put(key, value)
 
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
 
-@dataclass(frozen=True)
+
+@dataclass
 class DirectoryCache:
+    """Entries as files; writes go to a background thread, since the run never reads them back."""
+
     root: Path
+    _writer: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key[2:]}.json"
@@ -85,12 +99,17 @@ class DirectoryCache:
             return None
 
     def put(self, key: str, value: Any) -> None:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semverlint-cache")
+        self._writer.submit(self._write, key, json.dumps(value, separators=(",", ":")))
+
+    def _write(self, key: str, text: str) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(value, handle, separators=(",", ":"))
+                handle.write(text)
             os.replace(
                 temp, path
             )  # atomic: concurrent runs see the old entry or the new, never half

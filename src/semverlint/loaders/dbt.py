@@ -7,10 +7,11 @@ import hashlib
 import io
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from semverlint.cache import Cache
 from semverlint.discover import relative
 from semverlint.interface import (
     Column,
@@ -23,7 +24,7 @@ from semverlint.interface import (
     model_key,
 )
 from semverlint.suppress import Comment, comments, for_sql, for_yaml_entry, unexplained
-from semverlint.yamlio import LineDict, decode, line_of, load_yaml
+from semverlint.yamlio import LineDict, YamlResult, decode, line_of, load_yaml
 
 PROPERTY_EXTENSIONS = (".yml", ".yaml")
 MODEL_EXTENSIONS = (".sql", ".py")
@@ -206,7 +207,30 @@ def _take_configs(node: Mapping[str, Any], into: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- property files
 
 
-def collect_properties(files: Mapping[str, bytes]) -> Properties:
+YamlParser = Callable[[bytes], YamlResult]
+
+
+def cached_parser(cache: Cache | None) -> YamlParser:
+    """load_yaml, remembered by content: base and head share unchanged files, runs share all."""
+    if cache is None:
+        return load_yaml
+
+    def parse(raw: bytes) -> YamlResult:
+        from semverlint.cache import make_key
+        from semverlint.yamljson import result_from_json, result_to_json
+
+        key = make_key("yaml", hashlib.sha1(raw, usedforsecurity=False).hexdigest())
+        cached = cache.get(key)
+        if cached is not None:
+            return result_from_json(cached)
+        result = load_yaml(raw)
+        cache.put(key, result_to_json(result))
+        return result
+
+    return parse
+
+
+def collect_properties(files: Mapping[str, bytes], parse: YamlParser = load_yaml) -> Properties:
     """Model, seed and source entries of every property file; the first definition wins."""
     models: dict[str, PropertyEntry] = {}
     seeds: dict[str, PropertyEntry] = {}
@@ -214,7 +238,8 @@ def collect_properties(files: Mapping[str, bytes]) -> Properties:
     semantic: list[tuple[str, PropertyEntry]] = []
     diagnostics: list[Diagnostic] = []
     for path in sorted(files):
-        result = load_yaml(files[path])
+        result = parse(files[path])
+        diagnostics.extend(Diagnostic("warning", warning, path) for warning in result.warnings)
         if result.error is not None:
             diagnostics.append(
                 Diagnostic("warning", f"skipped property file: {result.error}", path)
@@ -826,7 +851,7 @@ class DbtProject:
 
 
 def read_dbt_project(
-    project_dir: str, files: Mapping[str, bytes], marker: str
+    project_dir: str, files: Mapping[str, bytes], marker: str, cache: Cache | None = None
 ) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds."""
     project, diagnostics = parse_project_file(files[marker], marker)
@@ -838,7 +863,7 @@ def read_dbt_project(
         if p.endswith(PROPERTY_EXTENSIONS)
         and under(relative(project_dir, p), (*project.model_paths, *project.seed_paths)) is not None
     }
-    properties = collect_properties(property_files)
+    properties = collect_properties(property_files, cached_parser(cache))
     model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(

@@ -78,7 +78,11 @@ class _Stage:
     """One state of one project going through the SQL stage."""
 
     def __init__(
-        self, dbt: DbtProject, dialect: str | None, cache: Cache, focus: frozenset[str] | None
+        self,
+        dbt: DbtProject,
+        dialect: str | None,
+        cache: Cache,
+        focus: frozenset[str] | None,
     ) -> None:
         self.dbt = dbt
         self.dialect = dialect
@@ -136,10 +140,21 @@ class _Stage:
             opaque=bool(result.diagnostics),
         )
         diagnostics = list(sql_diagnostics(model, result.diagnostics))
-        upstream = {
-            identifier: resolver.columns(r, self.lookup) for identifier, r in result.relations
+        # First without upstream models' columns: a query that names its output columns needs
+        # none (the analyser attributes them to their one source), so no ancestor is analysed.
+        # Only an output that still holds a star asks for them, which depends on this model's
+        # own SQL alone and so is decided alike on both sides.
+        blind = {
+            identifier: resolver.columns(r, self.lookup) if r.kind == "source" else None
+            for identifier, r in result.relations
         }
-        analysed = self._analysis(result, upstream)
+        analysed = self._analysis(result, blind)
+        if not isinstance(analysed, str) and not analysed.full.closed:
+            upstream = {
+                identifier: resolver.columns(r, self.lookup) for identifier, r in result.relations
+            }
+            if upstream != blind:
+                analysed = self._analysis(result, upstream)
         if isinstance(analysed, str):
             message = f"SQL not analysed, classified from its YAML: {analysed}"
             return model, [*diagnostics, *sql_diagnostics(model, [message], "error")]
@@ -197,11 +212,12 @@ def load_dbt(
     cache: Cache | None = None,
 ) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
     """One state of a dbt project with every model analysed."""
-    dbt = read_dbt_project(project_dir, files, marker)
+    cache = cache if cache is not None else MemoryCache()
+    dbt = read_dbt_project(project_dir, files, marker, cache)
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
-    stage = _Stage(dbt, dialect, cache if cache is not None else MemoryCache(), None)
+    stage = _Stage(dbt, dialect, cache, None)
     return stage.run(project_dir, marker), ()
 
 
@@ -222,9 +238,8 @@ def _sources(dbt: DbtProject) -> str:
 
 def focus(base: DbtProject, head: DbtProject, dialect: str | None) -> frozenset[str] | None:
     """The models a change can reach: dirty ones and everything downstream; None for all."""
-    if _context_key(base, dialect) != _context_key(head, dialect) or _sources(base) != _sources(
-        head
-    ):
+    same_context = _context_key(base, dialect) == _context_key(head, dialect)
+    if not same_context or _sources(base) != _sources(head):
         return None  # macros, vars, adapter or sources changed: any model may render differently
     before = {s.key: s for s in base.specs}
     after = {s.key: s for s in head.specs}
@@ -261,8 +276,8 @@ def load_dbt_pair(
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     cache = cache if cache is not None else MemoryCache()
-    base = read_dbt_project(project_dir, base_files, marker)
-    head = read_dbt_project(project_dir, head_files, marker)
+    base = read_dbt_project(project_dir, base_files, marker, cache)
+    head = read_dbt_project(project_dir, head_files, marker, cache)
     if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
         return (
             load_dbt(project_dir, base_files, marker, dialects[0], cache),
