@@ -328,3 +328,12 @@ def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
     assert by_rule["column-added"]["ignored"] is None
     assert project["required_bump"] == "minor"
     assert any("has no reason" in d["message"] for d in project["diagnostics"])
+
+
+def test_column_order_is_breaking_when_configured(repo: GitRepo) -> None:
+    repo.write("models/marts/orders.sql", "select 'open' as status, 1 as order_id, 10.5 as amount\n")
+    default = semverlint("diff", "--repo", repo.path, "--format", "json").json["projects"][0]
+    assert [(c["rule"], c["bump"]) for c in default["changes"]] == [("column-order-changed", "none")]
+    repo.write("semverlint.yml", "column-order: breaking\n")
+    strict = semverlint("diff", "--repo", repo.path, "--format", "json").json["projects"][0]
+    assert [(c["rule"], c["bump"]) for c in strict["changes"]] == [("column-order-changed", "major")]

@@ -95,6 +95,8 @@ def classify(
     for delta in deltas:
         rule = catalogue[delta.kind]
         override = config.rule_override(rule.id)
+        if override is None and rule.id == "column-order-changed" and config.column_order == "breaking":
+            override = "major"  # consumers that insert or read by position break on a reorder
         if override == "off":
             continue
         rule_bump = cast(Bump, override or rule.bump)
