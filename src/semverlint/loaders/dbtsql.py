@@ -33,6 +33,7 @@ from semverlint.modelsql import (
     analyse_rendered,
     analysed_from_json,
     analysed_to_json,
+    lineage_order,
     reconcile,
     sql_diagnostics,
 )
@@ -159,9 +160,11 @@ class _Stage:
             message = f"SQL not analysed, classified from its YAML: {analysed}"
             return model, [*diagnostics, *sql_diagnostics(model, [message], "error")]
         diagnostics.extend(sql_diagnostics(model, analysed.full.diagnostics))
-        model, reconciled = reconcile(
-            model, analysed, resolver.lineage_map(result.relations), self.lookup
-        )
+        # Types flow only from models analysed already (upstream first, in lineage order):
+        # asking for more would analyse every ancestor, and an unchanged one gives both sides
+        # the same type anyway.
+        names = resolver.lineage_map(result.relations)
+        model, reconciled = reconcile(model, analysed, names, self.analysed)
         return model, [*diagnostics, *reconciled]
 
     def _analysis(
@@ -180,11 +183,13 @@ class _Stage:
         return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
 
     def run(self, project_dir: str, marker: str) -> Interface:
-        models = []
-        for key, spec in sorted(self.specs.items()):
-            models.append(
-                self.upstream(key) or spec.build() if self.wanted(key) else self.plain(spec)
-            )
+        refs = {key: text_refs(spec.file, self.specs) for key, spec in self.specs.items()}
+        for key in lineage_order([k for k in self.specs if self.wanted(k)], refs):
+            self.upstream(key)
+        models = [
+            (self.analysed.get(key) or spec.build()) if self.wanted(key) else self.plain(spec)
+            for key, spec in sorted(self.specs.items())
+        ]
         diagnostics = [
             Diagnostic("warning", f"macros: {m}", None) for m in self.renders.macro_diagnostics()
         ]
