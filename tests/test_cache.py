@@ -30,7 +30,15 @@ def shop(git_repo: GitRepo) -> GitRepo:
 
 
 def _run(repo: GitRepo, cache: Path, *args: str) -> str:
-    result = semverlint("diff", "--repo", repo.path, "--format", "json", *args, env={"SEMVERLINT_CACHE_DIR": str(cache)})
+    result = semverlint(
+        "diff",
+        "--repo",
+        repo.path,
+        "--format",
+        "json",
+        *args,
+        env={"SEMVERLINT_CACHE_DIR": str(cache)},
+    )
     assert result.code == 0, result.stderr
     return result.stdout
 
@@ -58,7 +66,11 @@ def test_cold_warm_and_no_cache_give_the_same_report(shop: GitRepo, tmp_path: Pa
     [
         ("dbt_project.yml", PROJECT.replace("rate: 100", "rate: 1000"), "column-logic-changed"),
         ("macros/cents.sql", MACRO.replace("/", "*"), "column-logic-changed"),
-        ("models/_sources.yml", SOURCES.replace("{name: amount_cents}", "{name: amount_cents}, {name: note}"), None),
+        (
+            "models/_sources.yml",
+            SOURCES.replace("{name: amount_cents}", "{name: amount_cents}, {name: note}"),
+            None,
+        ),
     ],
 )
 def test_entries_depend_on_everything_a_result_depends_on(
@@ -80,7 +92,9 @@ def test_an_upstream_change_reaches_a_cached_downstream_star(shop: GitRepo, tmp_
     _run(shop, cache)
     shop.write("models/stg_orders.sql", STG.replace("id as order_id, ", ""))
     changes = json.loads(_run(shop, cache))["projects"][0]["changes"]
-    assert ("column-removed", "orders", "order_id") in {(c["rule"], c["model"], c["column"]) for c in changes}
+    assert ("column-removed", "orders", "order_id") in {
+        (c["rule"], c["model"], c["column"]) for c in changes
+    }
 
 
 def test_corrupt_entries_are_misses_and_heal(shop: GitRepo, tmp_path: Path) -> None:
@@ -97,8 +111,20 @@ def test_concurrent_runs_share_a_cache_safely(shop: GitRepo, tmp_path: Path) -> 
     shop.write("models/stg_orders.sql", STG.replace("id as order_id", "id as order_id, 1 as qty"))
     cache = tmp_path / "cache"
     env = {"SEMVERLINT_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
-    command = [sys.executable, "-m", "semverlint", "diff", "--repo", str(shop.path), "--format", "json"]
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    command = [
+        sys.executable,
+        "-m",
+        "semverlint",
+        "diff",
+        "--repo",
+        str(shop.path),
+        "--format",
+        "json",
+    ]
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
     assert len({o[0] for o in outputs}) == 1
@@ -109,7 +135,15 @@ def test_nothing_changed_reads_no_model(shop: GitRepo, tmp_path: Path) -> None:
     shop.write("README.md", "docs only\n")
     shop.run("add", "-A")
     cache = tmp_path / "cache"
-    result = semverlint("check", "--staged", "--repo", shop.path, "--format", "json", env={"SEMVERLINT_CACHE_DIR": str(cache)})
+    result = semverlint(
+        "check",
+        "--staged",
+        "--repo",
+        shop.path,
+        "--format",
+        "json",
+        env={"SEMVERLINT_CACHE_DIR": str(cache)},
+    )
     assert result.code == 0
     assert result.json["projects"][0]["declared"] == {"base": "1.0.0", "head": "1.0.0"}
     assert _entries(cache) == []
@@ -125,5 +159,29 @@ def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> 
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
         "print(sorted(m for m in ('sqlglot', 'jinja2', 'jsonschema') if m in sys.modules), file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -> None:
+    for index in range(6):
+        shop.write(
+            f"models/m{index}.sql",
+            f"select order_id, amount * {index} as x{index} from {{{{ ref('stg_orders') }}}}\n",
+        )
+    shop.commit("more models")
+    shop.write("macros/cents.sql", MACRO.replace("/", "*"))  # every model must be read again
+    outputs = []
+    for jobs in ("1", "2"):
+        env = {
+            "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs),
+            "SEMVERLINT_JOBS": jobs,
+            "SEMVERLINT_PARALLEL_MIN": "1",
+        }
+        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
+        assert result.code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert "column-logic-changed" in outputs[0]

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from semverlint.cache import Cache, MemoryCache, make_key
+from semverlint.parallel import blind_upstream
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
 from semverlint.loaders.dbt import (
@@ -145,10 +146,7 @@ class _Stage:
         # none (the analyser attributes them to their one source), so no ancestor is analysed.
         # Only an output that still holds a star asks for them, which depends on this model's
         # own SQL alone and so is decided alike on both sides.
-        blind = {
-            identifier: resolver.columns(r, self.lookup) if r.kind == "source" else None
-            for identifier, r in result.relations
-        }
+        blind = blind_upstream(result.relations, resolver.sources)
         analysed = self._analysis(result, blind)
         if not isinstance(analysed, str) and not analysed.full.closed:
             upstream = {
@@ -182,7 +180,27 @@ class _Stage:
         """A model out of reach of the change: its YAML and config, refs read from the text."""
         return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
 
+    def prefetch(self) -> None:
+        """Render and first-analyse the wanted models in parallel when there are many."""
+        from semverlint.parallel import Job, Setup, prefetch
+
+        jobs = [
+            Job(self.renders.key(spec.file), spec.file.text)
+            for key, spec in sorted(self.specs.items())
+            if self.wanted(key) and spec.file.language == "sql"
+        ]
+        setup = Setup(
+            project_name=self.dbt.project.name,
+            target_type=self.dbt.adapter or "default",
+            vars=_render_vars(self.dbt.project),
+            macros=self.dbt.macros,
+            dialect=self.dialect,
+            sources=tuple(sorted(self.resolver.sources.items())),
+        )
+        prefetch(setup, jobs, self.cache)
+
     def run(self, project_dir: str, marker: str) -> Interface:
+        self.prefetch()
         refs = {key: text_refs(spec.file, self.specs) for key, spec in self.specs.items()}
         for key in lineage_order([k for k in self.specs if self.wanted(k)], refs):
             self.upstream(key)
@@ -305,10 +323,13 @@ class _Renders:
         self._cache = cache
         self._renderer: Any = None
 
+    def key(self, file: ModelFile) -> str:
+        return make_key("render", self._context_key, file.digest)
+
     def get(self, file: ModelFile) -> Rendered:
         from semverlint.facts import rendered_from, rendered_from_json, rendered_to_json
 
-        key = make_key("render", self._context_key, file.digest)
+        key = self.key(file)
         cached = self._cache.get(key)
         if cached is not None:
             return rendered_from_json(cached)
