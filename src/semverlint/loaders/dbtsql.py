@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 from semverlint.cache import Cache, MemoryCache, make_key
-from semverlint.parallel import blind_upstream
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
 from semverlint.loaders.dbt import (
@@ -38,6 +37,7 @@ from semverlint.modelsql import (
     reconcile,
     sql_diagnostics,
 )
+from semverlint.parallel import blind_upstream
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
 MAX_DEPTH = 400
