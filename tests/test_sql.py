@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 
 from semverlint.sql import (
     SqlAnalysis,
@@ -436,12 +438,247 @@ def test_lateral_alias_reference_is_substituted() -> None:
     assert result.columns[1].expression == "(ORDERS.AMOUNT * 2) + 1"
 
 
+def test_lateral_alias_needs_no_upstream_columns() -> None:
+    sql = "select amount * 2 as a, a + 1 as b from orders"
+    assert _analysis(sql, "snowflake").columns[1].expression == "(ORDERS.AMOUNT * 2) + 1"
+
+
+def test_a_column_named_like_its_own_alias_is_the_sources() -> None:
+    # `cast(amount as int) as amount` reads orders.amount: a later `amount` is that column.
+    sql = "select cast(amount as int) as amount, amount * 2 as doubled from orders"
+    assert _analysis(sql, "duckdb").columns[1].expression == "orders.amount * 2"
+
+
+# ------------------------------------------------------------------------------------------
+# Part 2: attribution of unqualified columns
+# ------------------------------------------------------------------------------------------
+
+SINGLE_SOURCE = "select order_id, amount * 2 as d from orders"
+
+
+def _with(sql: str, upstream: dict[str, Any], dialect: str = "duckdb") -> SqlAnalysis:
+    result = analyse_query(sql, dialect, upstream)
+    assert isinstance(result, SqlAnalysis), result
+    return result
+
+
+def test_single_source_owns_a_column_its_upstream_lacks() -> None:
+    lacking = _with(SINGLE_SOURCE, {"orders": ("order_id", "status")})
+    listing = _with(SINGLE_SOURCE, {"orders": ("order_id", "status", "amount")})
+    d = lacking.columns[1]
+    assert d.expression == "orders.amount * 2"
+    # The broken reference keeps its lineage: that is how "upstream column removed" is seen.
+    assert d.lineage == (("orders", "amount"),)
+    assert lacking.diagnostics == ("column amount is not an output of orders",)
+    assert [c.expression for c in lacking.columns] == [c.expression for c in listing.columns]
+    assert (lacking.canonical, lacking.logic) == (listing.canonical, listing.logic)
+    assert listing.diagnostics == ()
+
+
+def test_not_an_output_is_reported_for_every_clause() -> None:
+    sql = "select order_id from orders where status <> 'void'"
+    result = _with(sql, {"orders": ["order_id"]})
+    assert result.diagnostics == ("column status is not an output of orders",)
+
+
+def test_single_source_star_owns_a_column_its_upstream_lacks() -> None:
+    sql = "with s as (select * from raw.orders) select id, amount from s"
+    lacking = _with(sql, {"raw.orders": ["id"]})
+    unknown = _with(sql, {})
+    assert [c.expression for c in lacking.columns] == ["orders.id", "orders.amount"]
+    assert [c.expression for c in unknown.columns] == ["orders.id", "orders.amount"]
+    assert lacking.columns[1].lineage == (("raw.orders", "amount"),)
+    assert lacking.diagnostics == ("column amount is not an output of raw.orders",)
+
+
+@pytest.mark.parametrize(
+    ("upstream", "lineage", "diagnostics"),
+    [
+        # Neither source's columns known: ambiguous, as the warehouse might say.
+        ({}, (), ("column name is ambiguous: qualify it or give the upstream columns",)),
+        # Exactly one source lists it: that one.
+        (
+            {"orders": ["id", "customer_id"], "customers": ["id", "name"]},
+            (("customers", "name"),),
+            (),
+        ),
+        # Both list it: still ambiguous.
+        (
+            {"orders": ["id", "customer_id", "name"], "customers": ["id", "name"]},
+            (),
+            ("column name is ambiguous: qualify it or give the upstream columns",),
+        ),
+        # One lacks it, the other is unknown: the unknown one.
+        ({"orders": ["id", "customer_id"], "customers": None}, (("customers", "name"),), ()),
+    ],
+)
+def test_several_sources_decide_by_their_known_columns(
+    upstream: dict[str, Any], lineage: tuple[tuple[str, str], ...], diagnostics: tuple[str, ...]
+) -> None:
+    sql = "select o.id, name from orders o join customers c on o.customer_id = c.id"
+    result = _with(sql, upstream)
+    name = result.columns[1]
+    # The text comes from the SQL alone: the qualifier is not the SQL's to give.
+    assert name.expression == "name"
+    assert name.lineage == lineage
+    assert result.diagnostics == diagnostics
+
+
+# ------------------------------------------------------------------------------------------
+# Part 2: stability under upstream column changes
+# ------------------------------------------------------------------------------------------
+
+DBT_MART = (FIXTURES / "duckdb" / "dbt_mart.sql").read_text()
+
+# (dialect, model, the full upstream columns of every relation it reads)
+STABLE_MODELS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
+    "mart": (
+        "duckdb",
+        DBT_MART,
+        {
+            "analytics.stg_orders": [
+                "order_id",
+                "customer_id",
+                "ordered_at",
+                "status",
+                "amount",
+                "channel",
+            ],
+            "analytics.stg_payments": ["order_id", "method", "amount"],
+            "analytics.dim_customers": ["customer_id", "first_name", "last_name", "region"],
+        },
+    ),
+    "staging": (
+        "snowflake",
+        """
+        with source as (select * from {src}),
+        renamed as (
+            select id as order_id, customer_id, amount / 100 as amount_usd,
+                   status = 'paid' as is_paid, _loaded_at
+            from source
+        )
+        select * from renamed
+        """.format(src="raw.shop.orders"),
+        {"raw.shop.orders": ["ID", "CUSTOMER_ID", "AMOUNT", "STATUS", "_LOADED_AT"]},
+    ),
+    "joined, columns unqualified": (
+        "postgres",
+        """
+        select o.id, customer_name, amount, count(*) over (partition by customer_id) as n
+        from public.orders o
+        left join public.customers c on c.id = o.customer_id
+        where amount > 0
+        """,
+        {
+            "public.orders": ["id", "customer_id", "amount"],
+            "public.customers": ["id", "customer_name"],
+        },
+    ),
+    "aggregate over a star": (
+        "duckdb",
+        """
+        with base as (select * from stg_events)
+        select user_id, date_trunc('day', at) as day, count(*) as events, max(at) as last_at
+        from base
+        group by 1, 2
+        having count(*) > 1
+        """,
+        {"stg_events": ["event_id", "user_id", "at", "kind"]},
+    ),
+    "union and subquery": (
+        "bigquery",
+        """
+        select id, amount from (select id, amount from sales.web where amount > 0) as w
+        union all
+        select id, amount * 100 from sales.store
+        """,
+        {"sales.web": ["id", "amount"], "sales.store": ["id", "amount"]},
+    ),
+    "lateral alias, qualify": (
+        "snowflake",
+        """
+        select id, amount * 2 as doubled, doubled + 1 as bumped,
+               row_number() over (partition by customer_id order by at desc) as rn
+        from raw.orders
+        qualify rn = 1
+        """,
+        {"raw.orders": ["ID", "CUSTOMER_ID", "AMOUNT", "AT"]},
+    ),
+}
+
+
+def _upstream_variants(full: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """None, full, and the full columns with each one dropped, unknown or one added."""
+    variants: dict[str, dict[str, Any]] = {"empty": {}, "full": dict(full)}
+    for relation, columns in full.items():
+        variants[f"{relation} unknown"] = {**full, relation: None}
+        variants[f"{relation} + extra"] = {**full, relation: [*columns, "extra_col"]}
+        for column in columns:
+            kept = [c for c in columns if c != column]
+            variants[f"{relation} - {column}"] = {**full, relation: kept}
+    return variants
+
+
+@pytest.mark.parametrize("model", sorted(STABLE_MODELS))
+def test_upstream_columns_never_move_what_the_sql_says(model: str) -> None:
+    """Only the column set, closure, lineage and diagnostics may follow upstream columns."""
+    dialect, sql, full = STABLE_MODELS[model]
+    reference = _with(sql, full, dialect)
+    assert reference.closed
+    expressions = {c.name: (c.expression, c.data_type) for c in reference.columns}
+    for variant, upstream in _upstream_variants(full).items():
+        result = _with(sql, upstream, dialect)
+        assert (result.canonical, result.logic, result.grain, result.distinct) == (
+            reference.canonical,
+            reference.logic,
+            reference.grain,
+            reference.distinct,
+        ), variant
+        assert result.relations == reference.relations, variant
+        for column in result.columns:
+            # A star's columns come and go with upstream; one that exists reads the same.
+            assert (column.expression, column.data_type) == expressions[column.name], variant
+
+
+def test_frame_keywords_are_formatting() -> None:
+    lower = (
+        "select sum(a) over (order by b rows between unbounded preceding and current row) s from t"
+    )
+    upper = lower.upper().replace("SUM(A)", "sum(a)")
+    for dialect in DIALECTS:
+        assert _shape(_analysis(lower, dialect)) == _shape(_analysis(upper, dialect))
+
+
+def test_group_by_key_order_is_formatting() -> None:
+    a = _analysis("select a, b, count(*) as n from t group by a, b", "duckdb")
+    b = _analysis("select a, b, count(*) as n from t group by b, a", "duckdb")
+    assert a.canonical == b.canonical
+
+
 @pytest.mark.parametrize(
     "sql",
     ["", "   ", "-- only a comment", "select", "create table t (a int)", "drop table t", "(((("],
 )
 def test_bad_or_absent_select_is_a_failure_not_an_exception(sql: str) -> None:
     assert isinstance(analyse_query(sql, "duckdb"), SqlFailure)
+
+
+def test_sqlglot_warnings_are_silenced_only_while_we_parse(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # sqlglot warns (on stderr, once per model) when it falls back to a Command.
+    sql = "call refresh_stats(); select 1 as a"
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    with caplog.at_level(logging.WARNING, logger="sqlglot"):
+        assert isinstance(analyse_query(sql, "duckdb"), SqlAnalysis)
+        parse_ddl_script("call refresh_stats(); create table t (a int)", "duckdb")
+        canonical_expression("call refresh_stats()", "duckdb")
+        assert [r.getMessage() for r in caplog.records if r.name == "sqlglot"] == []
+        # Outside our calls, sqlglot's own warnings are untouched.
+        sqlglot.parse("call refresh_stats()", read="duckdb")
+        assert any("Falling back" in r.getMessage() for r in caplog.records)
+    assert logger.level == level
 
 
 def test_unknown_dialect_is_generic() -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import ASCII_LOWER, ASCII_UPPER, Dialect
+from sqlglot.dialects.dialect import NormalizationStrategy as Normalization
 from sqlglot.errors import ErrorLevel
 from sqlglot.expressions.datatypes import DType
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.generator import Generator
 from sqlglot.optimizer.qualify_tables import qualify_tables
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import normalize_name
@@ -482,8 +488,44 @@ _CTE_PREFIX = "cte_"
 # Beyond this many nodes a CTE column is referenced, not substituted, to stay linear in size.
 _MAX_SUBSTITUTED_NODES = 400
 _WRITTEN = "semverlint_written"
-_GUESSED = "semverlint_guessed"
 _Lineage = frozenset[tuple[str, str]]
+_NO_LINEAGE: _Lineage = frozenset()
+# A source's or a query's column names (normalised); None where unknown or left open by a star.
+_Names = tuple[str, ...] | None
+_TableColumns = Callable[[exp.Table], _Names]
+# Window frame words, which sqlglot keeps as written: one case, so their case is formatting.
+_FRAME_WORDS = ("kind", "start", "start_side", "end", "end_side", "exclude")
+
+
+# sqlglot reports what it merely tolerates ("Falling back to parsing as a 'Command'",
+# unsupported syntax) as warnings on its logger, which would reach stderr once per model.
+# A filter rather than a level: every sqlglot module logs to the one logger named "sqlglot",
+# so a filter on it sees each record; it is installed on first use (importing semverlint
+# changes no logging), drops only records below ERROR, and only while this thread or task is
+# inside one of our calls (a ContextVar). Setting the logger's level instead would be
+# process-wide, racy between threads restoring it, silence an application's own sqlglot
+# use, and cost a cache flush of every logger on each call.
+_QUIET: ContextVar[bool] = ContextVar("semverlint_sqlglot_quiet", default=False)
+
+
+class _QuietSqlglot(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not _QUIET.get()
+
+
+_QUIET_FILTER = _QuietSqlglot()
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    logger = logging.getLogger("sqlglot")
+    if _QUIET_FILTER not in logger.filters:
+        logger.addFilter(_QUIET_FILTER)
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 def _fold_identifier(ident: exp.Identifier | None, dialect: Dialect) -> str:
@@ -496,9 +538,20 @@ def _fold_identifier(ident: exp.Identifier | None, dialect: Dialect) -> str:
     return name.lower()
 
 
+def _fold_name(name: str, dialect: Dialect) -> str:
+    """The key of a normalised column name that no identifier in the SQL spells."""
+    return _fold_identifier(exp.to_identifier(name), dialect)
+
+
 def _relation_key(table: exp.Table, dialect: Dialect) -> str:
     parts = [table.args.get("catalog"), table.args.get("db"), table.this]
     return ".".join(_fold_identifier(p, dialect) for p in parts if isinstance(p, exp.Identifier))
+
+
+@lru_cache(maxsize=65536)
+def _upstream_name(name: str, dialect: str | None) -> str:
+    """An upstream column name as the dialect resolves it (parsing a name is dear: cached)."""
+    return normalize_name(name, dialect=dialect).name
 
 
 def _parse_statements(sql: str, dialect: str | None) -> list[exp.Expr] | str:
@@ -536,22 +589,207 @@ def _final_query(statements: list[exp.Expr]) -> exp.Query | None:
     return None
 
 
-def _remember_written(tree: exp.Expr) -> None:
-    # Normalisation folds case; the report should show names as the author wrote them.
-    for ident in tree.find_all(exp.Identifier):
-        if isinstance(ident.this, str):
+@dataclass
+class _Source:
+    """A FROM/JOIN source met on the first walk; its alias is chosen once all are known."""
+
+    select: exp.Select
+    item: exp.Expr
+    alias: exp.TableAlias | None
+    written: str  # the name columns qualify it by; "" for a subquery without an alias
+
+
+@dataclass
+class _Walked:
+    """What the first walk over a tree found."""
+
+    ctes: list[exp.CTE] = field(default_factory=list)  # in order of definition
+    tables: list[exp.Table] = field(default_factory=list)
+    selects: list[exp.Select] = field(default_factory=list)  # outer before inner
+    sources: list[_Source] = field(default_factory=list)
+    qualifiers: list[tuple[exp.Column, int]] = field(default_factory=list)  # -> sources index
+    # Sources only sqlglot's qualify_tables knows how to name (see _prepare).
+    unusual: bool = False
+
+
+# Sources whose naming takes sqlglot's qualify_tables: table functions, VALUES, UNNEST,
+# LATERAL, PIVOT, `(a JOIN b) AS t`, `db.table.column` and wrapped subqueries.
+_UNUSUAL = (exp.UDTF, exp.Pivot, exp.Paren)
+
+
+def _normalise(tree: exp.Expr, glot: Dialect, bind: bool = False) -> _Walked:
+    """Names as the warehouse resolves them, in place, in one walk.
+
+    Each name is remembered as written (the report shows the author's spelling), folded as
+    the dialect folds it, and unquoted where quotes change nothing, so `"amount"` and `amount`
+    canonicalise alike (the generator re-quotes names that need it). Window frame words are
+    spelled in upper case. With ``bind``, each SELECT's sources and the columns qualified by
+    them are noted too, for _name_sources.
+    """
+    walked = _Walked()
+    fold = _folder(glot)
+    # (node, source index by the qualifiers in scope there); depth first, in written order.
+    stack: list[tuple[exp.Expr, dict[str, int]]] = [(tree, {})]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, exp.Identifier):
+            fold(node)
+            continue
+        if node.meta_get("case_sensitive"):
+            _keep_case(node)  # `/* sqlglot.meta case_sensitive */`: never folded
+        if isinstance(node, exp.Column):
+            if node.args.get("db"):
+                walked.unusual = True
+            table = node.args.get("table")
+            if bound and isinstance(table, exp.Identifier):
+                fold(table)
+                index = bound.get(table.this)
+                if index is not None:
+                    walked.qualifiers.append((node, index))
+        elif isinstance(node, exp.Select):
+            walked.selects.append(node)
+            if bind:
+                bound = _bind(node, bound, walked, fold)
+        elif isinstance(node, exp.Table):
+            walked.tables.append(node)
+            if not isinstance(node.this, exp.Identifier):
+                walked.unusual = True
+        elif isinstance(node, exp.CTE):
+            walked.ctes.append(node)
+        elif isinstance(node, exp.WindowSpec):
+            for key in _FRAME_WORDS:
+                word = node.args.get(key)
+                if isinstance(word, str):
+                    node.set(key, word.upper())
+        elif isinstance(node, exp.Subquery):
+            if not isinstance(node.this, exp.Query):
+                walked.unusual = True
+        elif isinstance(node, _UNUSUAL):
+            walked.unusual = True
+        for value in reversed(node.args.values()):
+            if isinstance(value, exp.Expr):
+                stack.append((value, bound))
+            elif isinstance(value, list):
+                stack.extend(
+                    (child, bound) for child in reversed(value) if isinstance(child, exp.Expr)
+                )
+    return walked
+
+
+def _keep_case(node: exp.Expr) -> None:
+    for ident in node.find_all(exp.Identifier):
+        if isinstance(ident.this, str) and ident.meta_get(_WRITTEN) is None:
             ident.meta[_WRITTEN] = ident.this
 
 
-def _rename_ctes(tree: exp.Expr) -> None:
+def _folder(glot: Dialect) -> Callable[[exp.Identifier], None]:
+    """Folds one name as ``glot`` resolves it, once (a source's names are folded early, to
+    bind its columns), remembering it as written and dropping quotes that change nothing."""
+    normalize: Callable[[exp.Identifier], object] = glot.normalize_identifier
+    strategy = glot.normalization_strategy
+    if type(glot).normalize_identifier is Dialect.normalize_identifier:
+        # The common rule, inlined (BigQuery has its own, by context).
+        upper = strategy in (Normalization.UPPERCASE, Normalization.CASE_INSENSITIVE_UPPERCASE)
+        insensitive = strategy in (
+            Normalization.CASE_INSENSITIVE,
+            Normalization.CASE_INSENSITIVE_UPPERCASE,
+        )
+        table = ASCII_UPPER if upper else ASCII_LOWER
+        ascii_only = glot.ASCII_ONLY_NORMALIZATION
+
+        def normalize(ident: exp.Identifier) -> None:
+            if strategy is Normalization.CASE_SENSITIVE or (ident.quoted and not insensitive):
+                return
+            text: str = ident.this
+            folded = (
+                text.translate(table) if ascii_only else text.upper() if upper else text.lower()
+            )
+            if folded != text:
+                ident.set("this", folded)
+
+    case_sensitive = glot.case_sensitive
+    safe = exp.SAFE_IDENTIFIER_RE.match
+
+    def fold(ident: exp.Identifier) -> None:
+        text = ident.this
+        if not isinstance(text, str) or ident.meta_get(_WRITTEN) is not None:
+            return
+        ident.meta[_WRITTEN] = text
+        if ident.meta_get("case_sensitive"):
+            return
+        normalize(ident)
+        if ident.quoted:
+            text = ident.this
+            if not case_sensitive(text) and safe(text):
+                ident.set("quoted", False)
+
+    return fold
+
+
+def _bind(
+    select: exp.Select,
+    bound: dict[str, int],
+    walked: _Walked,
+    fold: Callable[[exp.Identifier], None],
+) -> dict[str, int]:
+    """Note ``select``'s sources; the qualifiers in scope inside it, innermost winning."""
+    own: dict[str, int] = {}
+    for item in _source_items(select):
+        alias = item.args.get("alias")
+        alias = alias if isinstance(alias, exp.TableAlias) else None
+        if alias is not None and isinstance(alias.this, exp.Identifier):
+            fold(alias.this)
+        written = alias.name if alias is not None else ""
+        if not written:
+            # A table without an alias is qualified by its name; a subquery without one
+            # gets a fresh name (nothing can refer to it); anything else is unusual.
+            if isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
+                fold(item.this)
+                written = item.name
+            elif not isinstance(item, exp.Subquery):
+                continue
+        if written:
+            own[written] = len(walked.sources)
+        walked.sources.append(_Source(select, item, alias, written))
+    return {**bound, **own} if own else bound
+
+
+def _name_sources(walked: _Walked) -> None:
+    """Give every FROM/JOIN source an alias derived from what it reads (see _readable_aliases),
+    and its columns that qualifier."""
+    by_select: dict[int, list[int]] = {}
+    for index, source in enumerate(walked.sources):
+        by_select.setdefault(id(source.select), []).append(index)
+    readable: list[str] = [""] * len(walked.sources)
+    names_in: dict[int, set[str]] = {}
+    for select in walked.selects:
+        outer = _correlation_parent(select)
+        used = set(names_in.get(id(outer), ())) if outer is not None else set()
+        for index in by_select.get(id(select), ()):
+            item = walked.sources[index].item
+            if isinstance(item, exp.Table) and item.name:
+                base = item.name
+            else:
+                base = "subquery" if isinstance(item, exp.Subquery) else "derived"
+            name, suffix = base, 1
+            while name in used:
+                suffix += 1
+                name = f"{base}_{suffix}"
+            used.add(name)
+            readable[index] = name
+        names_in[id(select)] = used
+    for index, source in enumerate(walked.sources):
+        alias = source.alias
+        if alias is None:
+            alias = exp.TableAlias()
+            source.item.set("alias", alias)
+        alias.set("this", exp.to_identifier(readable[index]))
+    for column, index in walked.qualifiers:
+        column.set("table", exp.to_identifier(readable[index]))
+
+
+def _rename_ctes(ctes: list[exp.CTE], tables: list[exp.Table]) -> None:
     """Rename CTEs to cte_1, cte_2... in order of definition, with every reference to them."""
-    ctes: list[exp.CTE] = []
-    tables: list[exp.Table] = []
-    for node in tree.walk(bfs=False):
-        if isinstance(node, exp.CTE):
-            ctes.append(node)
-        elif isinstance(node, exp.Table):
-            tables.append(node)
     if not ctes:
         return
     taken = {t.name for t in tables} - {c.alias for c in ctes}
@@ -600,32 +838,69 @@ def _readable_aliases(tree: exp.Expr) -> None:
     `orders AS ord` must canonicalise alike. A name is unique among the aliases a query can
     see (its own and, for a correlated subquery, its enclosing queries'), so an unrelated
     CTE that also reads `orders` never renames this query's `orders`.
+
+    One walk: each SELECT's aliases become placeholders no author writes (so renaming never
+    captures another name), and each column qualifier follows the innermost binding.
     """
     base_of: dict[str, str] = {}
-    owned: dict[int, dict[str, str]] = {}  # select -> {alias as written: placeholder}
-    selects = [node for node in tree.walk(bfs=False) if isinstance(node, exp.Select)]
-    for select in selects:
-        for item in _source_items(select):
-            alias_node = item.args.get("alias")
-            if not isinstance(alias_node, exp.TableAlias) or not alias_node.name:
-                continue
-            # A placeholder no author writes, so renaming never captures another name.
-            placeholder = f"__semverlint_alias_{len(base_of)}"
-            if isinstance(item, exp.Table) and item.name:
-                base_of[placeholder] = item.name
-            elif isinstance(item, exp.Subquery):
-                base_of[placeholder] = "subquery"
-            else:
-                base_of[placeholder] = "derived"  # VALUES, UNNEST, table functions
-            owned.setdefault(id(select), {})[alias_node.name] = placeholder
-            alias_node.set("this", exp.to_identifier(placeholder))
-    _rename_qualifiers(tree, owned)
+    owned: dict[int, list[str]] = {}  # select -> its placeholders
+    selects: list[exp.Select] = []
+    aliases: list[exp.Identifier] = []
+    qualifiers: list[exp.Identifier] = []
+    stack: list[tuple[exp.Expr, dict[str, str]]] = [(tree, {})]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, exp.Select):
+            selects.append(node)
+            own: dict[str, str] = {}
+            placeholders: list[str] = []
+            for item in _source_items(node):
+                alias_node = item.args.get("alias")
+                written = alias_node.name if isinstance(alias_node, exp.TableAlias) else ""
+                if not written:
+                    # A table without an alias is named by its name; a subquery without one
+                    # gets a fresh name (nothing can refer to it); qualify_tables named the rest.
+                    if isinstance(item, exp.Table) and item.name:
+                        written = item.name
+                    elif not isinstance(item, exp.Subquery):
+                        continue
+                    if not isinstance(alias_node, exp.TableAlias):
+                        alias_node = exp.TableAlias()
+                        item.set("alias", alias_node)
+                if not isinstance(alias_node, exp.TableAlias):
+                    continue
+                placeholder = f"__semverlint_alias_{len(base_of)}"
+                if isinstance(item, exp.Table) and item.name:
+                    base_of[placeholder] = item.name
+                elif isinstance(item, exp.Subquery):
+                    base_of[placeholder] = "subquery"
+                else:
+                    base_of[placeholder] = "derived"  # VALUES, UNNEST, table functions
+                placeholders.append(placeholder)
+                if written:
+                    own[written] = placeholder
+                ident = exp.Identifier(this=placeholder)
+                alias_node.set("this", ident)
+                aliases.append(ident)
+            if placeholders:
+                owned[id(node)] = placeholders
+            if own:
+                bound = {**bound, **own}
+        elif isinstance(node, exp.Column) and bound:
+            bound_to = bound.get(node.table)
+            if bound_to is not None:
+                ident = exp.Identifier(this=bound_to)
+                node.set("table", ident)
+                qualifiers.append(ident)
+        stack.extend((child, bound) for child in node.iter_expressions(reverse=True))
+    if not base_of:
+        return
     readable: dict[str, str] = {}
     names_in: dict[int, set[str]] = {}
     for select in selects:
         outer = _correlation_parent(select)
         used = set(names_in.get(id(outer), set())) if outer is not None else set()
-        for placeholder in owned.get(id(select), {}).values():
+        for placeholder in owned.get(id(select), ()):
             base = base_of[placeholder]
             name, suffix = base, 1
             while name in used:
@@ -634,24 +909,8 @@ def _readable_aliases(tree: exp.Expr) -> None:
             used.add(name)
             readable[placeholder] = name
         names_in[id(select)] = used
-    for node in tree.walk():
-        if isinstance(node, exp.TableAlias) and node.name in readable:
-            node.set("this", exp.to_identifier(readable[node.name]))
-        elif isinstance(node, exp.Column) and node.table in readable:
-            node.set("table", exp.to_identifier(readable[node.table]))
-
-
-def _rename_qualifiers(tree: exp.Expr, owned: dict[int, dict[str, str]]) -> None:
-    """Point column qualifiers at placeholders, innermost binding winning, in one walk."""
-    stack: list[tuple[exp.Expr, dict[str, str]]] = [(tree, {})]
-    while stack:
-        node, bound = stack.pop()
-        own = owned.get(id(node))
-        if own:
-            bound = {**bound, **own}
-        if isinstance(node, exp.Column) and node.table in bound:
-            node.set("table", exp.to_identifier(bound[node.table]))
-        stack.extend((child, bound) for child in node.iter_expressions())
+    for ident in aliases + qualifiers:
+        ident.replace(exp.to_identifier(readable[ident.name]))
 
 
 def _correlation_parent(select: exp.Select) -> exp.Select | None:
@@ -668,55 +927,94 @@ def _correlation_parent(select: exp.Select) -> exp.Select | None:
     return None
 
 
-def _prepare(query: exp.Query, dialect: str | None) -> exp.Query:
+def _prepare(query: exp.Query, dialect: str | None, glot: Dialect) -> exp.Query:
     """Normalised identifiers, positional CTE names, readable aliases on every source.
 
     Works in place: callers pass a tree they own (freshly parsed).
     """
-    tree = query
-    _remember_written(tree)
-    tree = normalize_identifiers(tree, dialect=dialect)
-    _rename_ctes(tree)
-    tree = qualify_tables(tree, dialect=dialect)
+    walked = _normalise(query, glot, bind=True)
+    _rename_ctes(walked.ctes, walked.tables)
+    if not walked.unusual:
+        _name_sources(walked)
+        return query
+    # Table functions and the like: sqlglot's qualify_tables names them (a scope traversal
+    # of its own, so only where it must), then aliases are made readable in a walk of ours.
+    tree = qualify_tables(query, dialect=dialect)
     _readable_aliases(tree)
     return tree
 
 
-# Per query: its output column names (normalised) and whether a star left the set open.
-_Outputs = tuple[tuple[str, ...], bool]
-_TableColumns = Callable[[exp.Table], "tuple[str, ...] | None"]
+@dataclass(frozen=True)
+class _Item:
+    """One output column of a SELECT: a projection as written, or a column a star stands for."""
+
+    name: str  # output name, normalised
+    projection: exp.Expr | None = None  # the projection as written
+    source: str = ""  # a star's column: the alias of the source it comes from,
+    column: str = ""  # its name there,
+    replacement: exp.Expr | None = None  # and the REPLACE expression standing for it
+    star: exp.Expr | None = None  # a star that cannot be expanded: more columns may exist
 
 
-def _qualify(tree: exp.Query, columns_of: _TableColumns, expand: bool) -> exp.Query:
-    """Qualify columns by source alias and, if ``expand``, expand stars; never raises.
+def _projection_name(projection: exp.Expr, index: int) -> str:
+    # sqlglot's convention for an unnamed expression; warehouses differ, none is portable.
+    return projection.alias_or_name or f"_col_{index}"
 
-    Our own pass rather than sqlglot's qualify_columns, which raises whenever a source's
-    columns are unknown (QUALIFY on an alias, a correlated subquery), the common case here.
-    """
-    outputs: dict[int, _Outputs] = {}
-    for scope in traverse_scope(tree):
-        query = scope.expression
-        if isinstance(query, exp.SetOperation):
-            renamed = _alias_columns(query)
-            first = outputs.get(id(_branches(scope)[0].expression), ((), True))
-            outputs[id(query)] = (renamed, False) if renamed else first
+
+def _name_set(nodes: object) -> set[str]:
+    if not isinstance(nodes, list):
+        return set()
+    return {n.name for n in nodes if isinstance(n, (exp.Column, exp.Identifier))}
+
+
+def _star_parts(
+    select: exp.Select, projection: exp.Expr, sources: list[str]
+) -> tuple[list[str], set[str], dict[str, exp.Expr], dict[str, str], dict[str, set[str]]]:
+    """(sources it reads, EXCLUDE names, REPLACE expressions, RENAME map, USING per source)."""
+    node = projection.unalias()
+    star = node.this if isinstance(node, exp.Column) else node
+    qualified = isinstance(node, exp.Column) and bool(node.table)
+    targets = [node.table] if isinstance(node, exp.Column) and qualified else sources
+    excluded = _name_set(star.args.get("except_"))
+    replaced = {a.alias: a.this for a in star.args.get("replace") or [] if isinstance(a, exp.Alias)}
+    renamed = {
+        a.this.name: a.alias for a in star.args.get("rename") or [] if isinstance(a, exp.Alias)
+    }
+    # USING (id): a bare star shows id once, from the left side.
+    coalesced: dict[str, set[str]] = {}
+    if not qualified:
+        for join in select.args.get("joins") or []:
+            if join.alias_or_name:
+                coalesced[join.alias_or_name] = _name_set(join.args.get("using"))
+    return targets, excluded, replaced, renamed, coalesced
+
+
+def _select_items(select: exp.Select, known: dict[str, _Names]) -> list[_Item]:
+    """The output columns of ``select``, stars expanded where their sources' columns are known."""
+    items: list[_Item] = []
+    for index, projection in enumerate(select.selects):
+        if not _is_star(projection):
+            items.append(_Item(name=_projection_name(projection, index), projection=projection))
             continue
-        if not isinstance(query, exp.Select):
-            continue
-        known = _source_columns(scope, columns_of, outputs)
-        _qualify_scope(scope, known)
-        if expand:
-            _expand_stars(scope, known)
-        names = tuple(_projection_name(p, i) for i, p in enumerate(query.selects))
-        renamed = _alias_columns(query)
-        if renamed and len(renamed) == len(names):
-            outputs[id(query)] = (renamed, False)
-            continue
-        outputs[id(query)] = (
-            tuple(n for n, p in zip(names, query.selects, strict=True) if not _is_star(p)),
-            any(_is_star(p) for p in query.selects),
+        targets, excluded, replaced, renamed, coalesced = _star_parts(
+            select, projection, list(known)
         )
-    return tree
+        if not targets or any(known.get(t) is None for t in targets):
+            items.append(_Item(name="", star=projection))
+            continue
+        for target in targets:
+            for name in known[target] or ():
+                if name in excluded or name in coalesced.get(target, ()):
+                    continue
+                items.append(
+                    _Item(
+                        name=renamed.get(name, name),
+                        source=target,
+                        column=name,
+                        replacement=replaced.get(name),
+                    )
+                )
+    return items
 
 
 def _alias_columns(query: exp.Expr) -> tuple[str, ...]:
@@ -728,16 +1026,24 @@ def _alias_columns(query: exp.Expr) -> tuple[str, ...]:
     return ()
 
 
-def _projection_name(projection: exp.Expr, index: int) -> str:
-    # sqlglot's convention for an unnamed expression; warehouses differ, none is portable.
-    return projection.alias_or_name or f"_col_{index}"
+def _select_outputs(select: exp.Select, items: list[_Item]) -> _Names:
+    renamed = _alias_columns(select)
+    if renamed:
+        return renamed
+    if any(item.star is not None for item in items):
+        return None
+    return tuple(item.name for item in items)
 
 
-def _source_columns(
-    scope: Scope, columns_of: _TableColumns, outputs: dict[int, _Outputs]
-) -> dict[str, tuple[str, ...] | None]:
+def _set_outputs(scope: Scope, outputs: dict[int, _Names]) -> _Names:
+    return _alias_columns(scope.expression) or outputs.get(id(_branches(scope)[0].expression))
+
+
+def _known(
+    scope: Scope, columns_of: _TableColumns, outputs: dict[int, _Names]
+) -> dict[str, _Names]:
     """Each selected source's column names, None where they are unknown or open."""
-    known: dict[str, tuple[str, ...] | None] = {}
+    known: dict[str, _Names] = {}
     for alias, (node, source) in scope.selected_sources.items():
         alias_columns = node.args.get("alias")
         if isinstance(alias_columns, exp.TableAlias) and alias_columns.columns:
@@ -745,11 +1051,14 @@ def _source_columns(
         elif isinstance(source, exp.Table):
             known[alias] = columns_of(source)
         elif isinstance(source, Scope):
-            names, is_open = outputs.get(id(source.expression), ((), True))
-            known[alias] = None if is_open else names
+            known[alias] = outputs.get(id(source.expression))
         else:
             known[alias] = None
     return known
+
+
+def _no_columns(_: exp.Table) -> _Names:
+    return None
 
 
 def _clause(column: exp.Expr, select: exp.Select) -> str | None:
@@ -765,123 +1074,195 @@ def _clause(column: exp.Expr, select: exp.Select) -> str | None:
 _ALIAS_CLAUSES = frozenset({"group", "having", "qualify", "order"})
 
 
-def _qualify_scope(scope: Scope, known: dict[str, tuple[str, ...] | None]) -> None:
-    select = scope.expression
-    if not isinstance(select, exp.Select):
-        return
-    aliases = {p.alias for p in select.selects if isinstance(p, exp.Alias)}
+@dataclass
+class _Qualified:
+    """What the SQL alone says about each query: its sources' columns and its outputs."""
+
+    known: dict[int, dict[str, _Names]] = field(default_factory=dict)  # by scope
+    outputs: dict[int, _Names] = field(default_factory=dict)  # by query expression
+    columns: dict[int, list[exp.Column]] = field(default_factory=dict)  # by scope
+
+
+def _qualify(scopes: list[Scope]) -> _Qualified:
+    """Qualify every column by its source's alias, from the SQL alone; never raises.
+
+    Upstream columns play no part, so nothing that depends on qualifiers (canonical text,
+    logic, grain, column expressions) moves when an upstream model's columns change. Our own
+    pass rather than sqlglot's qualify_columns, which raises whenever a source's columns are
+    unknown, the common case here.
+    """
+    done = _Qualified()
+    for scope in scopes:
+        query = scope.expression
+        if isinstance(query, exp.SetOperation):
+            done.outputs[id(query)] = _set_outputs(scope, done.outputs)
+        elif isinstance(query, exp.Select):
+            known = _known(scope, _no_columns, done.outputs)
+            done.known[id(scope)] = known
+            done.columns[id(scope)] = _qualify_scope(scope, query, known)
+            done.outputs[id(query)] = _select_outputs(query, _select_items(query, known))
+    return done
+
+
+def _qualify_scope(scope: Scope, select: exp.Select, known: dict[str, _Names]) -> list[exp.Column]:
+    """Qualify the columns of one SELECT; returns every column it looked at."""
+    aliases = {p.alias: p for p in select.selects if isinstance(p, exp.Alias)}
     unknown = [alias for alias, columns in known.items() if columns is None]
     # Scope.columns leaves out HAVING and QUALIFY columns (alias or column?); decide here.
     clauses = [select.args.get("having"), select.args.get("qualify")]
-    extra = [
+    columns = list(scope.columns)
+    columns.extend(
         column
         for clause in clauses
         if isinstance(clause, exp.Expr)
         for column in clause.find_all(exp.Column)
         if column.find_ancestor(exp.Select) is select
-    ]
-    for column in [*scope.columns, *extra]:
+    )
+    for column in columns:
         if column.table or isinstance(column.this, exp.Star):
             continue
         name = column.name
-        owners = [alias for alias, columns in known.items() if columns and name in columns]
-        if len(owners) == 1:
-            column.set("table", exp.to_identifier(owners[0]))
-        elif owners:
+        owners = [alias for alias, names in known.items() if names and name in names]
+        if len(owners) > 1:
             continue  # ambiguous: the warehouse would reject it too
-        elif name in aliases and _clause(column, select) in _ALIAS_CLAUSES:
-            continue  # a reference to an output alias (QUALIFY rn = 1, GROUP BY month)
-        elif len(unknown) == 1:
-            # The one source whose columns we cannot see must be where it comes from: a
-            # guess that a later pass with upstream columns may revisit.
-            column.set("table", exp.to_identifier(unknown[0]))
-            column.meta[_GUESSED] = True
-    scope.clear_cache()
-
-
-def _name_set(nodes: object) -> set[str]:
-    if not isinstance(nodes, list):
-        return set()
-    return {n.name for n in nodes if isinstance(n, (exp.Column, exp.Identifier))}
-
-
-def _expand_stars(scope: Scope, known: dict[str, tuple[str, ...] | None]) -> None:
-    """Replace each star over sources with known columns by those columns, in order."""
-    select = scope.expression
-    if not isinstance(select, exp.Select) or not any(_is_star(p) for p in select.selects):
-        return
-    # USING (id): a bare star shows id once, from the left side.
-    coalesced: dict[str, set[str]] = {}
-    for join in select.args.get("joins") or []:
-        if join.alias_or_name:
-            coalesced[join.alias_or_name] = _name_set(join.args.get("using"))
-    projections: list[exp.Expr] = []
-    for projection in select.selects:
-        if not _is_star(projection):
-            projections.append(projection)
-            continue
-        node = projection.unalias()
-        star = node.this if isinstance(node, exp.Column) else node
-        qualified = isinstance(node, exp.Column) and bool(node.table)
-        targets = [node.table] if isinstance(node, exp.Column) and qualified else list(known)
-        if not targets or any(known.get(t) is None for t in targets):
-            projections.append(projection)  # stays open: we cannot list its columns
-            continue
-        excluded = _name_set(star.args.get("except_"))
-        replaced = {
-            a.alias: a.this for a in star.args.get("replace") or [] if isinstance(a, exp.Alias)
-        }
-        renamed = {
-            a.this.name: a.alias for a in star.args.get("rename") or [] if isinstance(a, exp.Alias)
-        }
-        for target in targets:
-            for name in known[target] or ():
-                if name in excluded or (not qualified and name in coalesced.get(target, ())):
-                    continue
-                if name in replaced:
-                    projections.append(exp.alias_(replaced[name].copy(), name))
-                elif name in renamed:
-                    projections.append(exp.alias_(exp.column(name, table=target), renamed[name]))
-                else:
-                    projections.append(exp.column(name, table=target))
-    select.set("expressions", projections)
-    scope.clear_cache()
-
-
-def _finish(tree: exp.Query, dialect: str | None) -> exp.Query:
-    _unquote(tree, Dialect.get_or_raise(dialect))
-    return tree
-
-
-def _unquote(tree: exp.Expr, glot: Dialect) -> None:
-    """Drop quotes that change nothing, so `"amount"` and `amount` canonicalise alike.
-
-    The generator re-quotes reserved words and other names that need it.
-    """
-    for ident in tree.find_all(exp.Identifier):
-        text = ident.this
-        if (
-            ident.quoted
-            and isinstance(text, str)
-            and not glot.case_sensitive(text)
-            and exp.SAFE_IDENTIFIER_RE.match(text)
+        if owners:
+            owner = owners[0]
+        elif name in aliases and (
+            _clause(column, select) in _ALIAS_CLAUSES or _lateral(name, aliases[name])
         ):
-            ident.set("quoted", False)
+            continue  # an output alias (QUALIFY rn = 1, GROUP BY month, a lateral reference)
+        elif len(known) == 1:
+            # The only source: the column is its, whether or not its known columns list it
+            # (a broken reference then, which lineage must still point at).
+            owner = next(iter(known))
+        elif len(unknown) == 1:
+            owner = unknown[0]  # the one source whose columns the SQL does not show
+        else:
+            continue  # several sources could hold it: upstream columns decide its lineage
+        column.set("table", exp.to_identifier(owner))
+    return columns
+
+
+def _lateral(name: str, projection: exp.Alias) -> bool:
+    """A bare name is a lateral reference to ``projection``'s alias (`a * 2 AS b, b + 1`)
+    unless that projection itself reads a column of the name, which is then a source's."""
+    return not any(c.name == name for c in projection.this.find_all(exp.Column))
+
+
+def _drop_redundant_aliases(tables: list[exp.Table]) -> None:
+    # "orders AS orders" reads as "orders"; the alias carries nothing there.
+    for table in tables:
+        alias = table.args.get("alias")
+        if not isinstance(alias, exp.TableAlias) or alias.columns:
+            continue
+        if alias.name == table.name:
+            table.set("alias", None)
+
+
+def _function_case(glot: Dialect, dialect: str | None) -> str | bool:
+    # Function names are case-insensitive except in ClickHouse (the dialects whose
+    # generators keep them as written, like BigQuery, would otherwise differ on case).
+    return glot.NORMALIZE_FUNCTIONS if dialect == "clickhouse" else "upper"
 
 
 def _sql(node: exp.Expr, dialect: str | None) -> str:
-    # copy=False: the generator's own copy would double the cost of analysis. Rendering in
-    # the dialect the SQL was parsed in leaves nodes as they are, and every later step
-    # rebuilds its scopes from the tree.
+    # copy=False: the generator's own copy would double the cost. Rendering in the dialect
+    # the SQL was parsed in leaves nodes as they are.
     glot = Dialect.get_or_raise(dialect)
     return glot.generate(
-        node,
-        copy=False,
-        comments=False,
-        # Function names are case-insensitive except in ClickHouse (the dialects whose
-        # generators keep them as written, like BigQuery, would otherwise differ on case).
-        normalize_functions=glot.NORMALIZE_FUNCTIONS if dialect == "clickhouse" else "upper",
+        node, copy=False, comments=False, normalize_functions=_function_case(glot, dialect)
     )
+
+
+class _Render:
+    """The SQL text of nodes of a prepared tree: each subtree is generated once.
+
+    Logic fragments, the canonical query and column expressions all show the same nodes;
+    their texts are remembered, by node, for the length of one analysis. Column references
+    can be swapped for the text of what they stand for, so an expression with CTE columns
+    substituted is rendered from the original nodes: no copies, and each CTE column's text
+    is rendered once and reused as text.
+
+    Hooks into the generator's per-instance dispatch table (sqlglot is pinned; subclassing
+    is no option, as the compiled sqlglotc forbids it). Not thread-safe: one per thread and
+    dialect (see _renderer).
+    """
+
+    def __init__(self, dialect: str | None) -> None:
+        glot = Dialect.get_or_raise(dialect)
+        self.generator = glot.generator(
+            comments=False, normalize_functions=_function_case(glot, dialect)
+        )
+        self.swaps: dict[int, str] = {}
+        self.dirty: set[int] = set()  # nodes whose text a swap changes: never remembered
+        # id -> (node, text); holding the node keeps its id from being reused meanwhile.
+        self.texts: dict[int, tuple[exp.Expr, str]] = {}
+        dispatch = {
+            kind: self._remembered(handler) for kind, handler in self.generator._dispatch.items()
+        }
+        column, swaps = dispatch[exp.Column], self.swaps
+
+        def column_sql(generator: Generator, node: exp.Expr) -> str:
+            swapped = swaps.get(id(node))
+            return column(generator, node) if swapped is None else swapped
+
+        dispatch[exp.Column] = column_sql
+        self.generator._dispatch = dispatch
+
+    def _remembered(self, handler: Callable[..., str]) -> Callable[[Generator, exp.Expr], str]:
+        texts, dirty = self.texts, self.dirty
+
+        def render(generator: Generator, node: exp.Expr) -> str:
+            key = id(node)
+            if key in dirty:
+                return handler(generator, node)
+            known = texts.get(key)
+            if known is not None and known[0] is node:
+                return known[1]
+            text: str = handler(generator, node)
+            texts[key] = (node, text)
+            return text
+
+        return render
+
+    def sql(self, node: exp.Expr, swaps: Sequence[tuple[exp.Expr, str]] = ()) -> str:
+        """``node``'s text, each (column, text) of ``swaps`` (columns under it) shown as text."""
+        if not swaps:
+            return self.generator.generate(node, copy=False)
+        for column, text in swaps:
+            self.swaps[id(column)] = text
+            # Its text and every ancestor's up to node differ from what is remembered.
+            ancestor: exp.Expr | None = column
+            while ancestor is not None and id(ancestor) not in self.dirty:
+                self.dirty.add(id(ancestor))
+                ancestor = None if ancestor is node else ancestor.parent
+        try:
+            return self.generator.generate(node, copy=False)
+        finally:
+            self.swaps.clear()
+            self.dirty.clear()
+
+    def reset(self) -> None:
+        self.texts.clear()
+        self.swaps.clear()
+        self.dirty.clear()
+
+
+_RENDERERS = threading.local()
+
+
+@contextmanager
+def _renderer(dialect: str | None) -> Iterator[_Render]:
+    """A renderer for ``dialect``, this thread's own, its memory of texts emptied after use."""
+    free: dict[str | None, _Render] | None = getattr(_RENDERERS, "free", None)
+    if free is None:
+        free = _RENDERERS.free = {}
+    render = free.pop(dialect, None) or _Render(dialect)
+    try:
+        yield render
+    finally:
+        render.reset()
+        free[dialect] = render
 
 
 def canonical_expression(sql: str, dialect: str | None) -> str:
@@ -891,13 +1272,13 @@ def canonical_expression(sql: str, dialect: str | None) -> str:
     'amount > 0'
     """
     name = _dialect(dialect)
-    try:
-        tree = sqlglot.parse_one(sql, read=name)
-        tree = normalize_identifiers(tree, dialect=name)
-        _unquote(tree, Dialect.get_or_raise(name))
-        return _sql(tree, name)
-    except Exception:  # unparsable text is still comparable, as whitespace-normalised text
-        return " ".join(sql.split())
+    with _quiet_sqlglot():
+        try:
+            tree = sqlglot.parse_one(sql, read=name)
+            _normalise(tree, Dialect.get_or_raise(name))
+            return _sql(tree, name)
+        except Exception:  # unparsable text is still comparable, as whitespace-normalised text
+            return " ".join(sql.split())
 
 
 def analyse_query(
@@ -906,33 +1287,34 @@ def analyse_query(
     """Analyse the final SELECT of ``sql``; a SqlFailure says why when it cannot.
 
     ``upstream`` maps a relation key (as written in FROM, case-folded; a qualified name falls
-    back to its last part) to its column names, or None when they are unknown; it is used to
-    expand stars.
+    back to its last part) to its column names, or None when they are unknown. It expands
+    stars, traces lineage, and names columns a query reads that their relation does not
+    output; it never changes the canonical text, logic, grain or column expressions.
     """
     name = _dialect(dialect)
-    statements = _parse_statements(sql, name)
-    if isinstance(statements, str):
-        return SqlFailure(f"cannot parse SQL: {statements}")
-    query = _final_query(statements)
-    if query is None:
-        return SqlFailure("no SELECT statement found")
-    return _analyse_owned(query, name, upstream or {})
+    with _quiet_sqlglot():
+        statements = _parse_statements(sql, name)
+        if isinstance(statements, str):
+            return SqlFailure(f"cannot parse SQL: {statements}")
+        query = _final_query(statements)
+        if query is None:
+            return SqlFailure("no SELECT statement found")
+        return _analyse_owned(query, name, upstream or {})
 
 
 def _analyse(
     query: exp.Query, dialect: str | None, upstream: Mapping[str, Sequence[str] | None]
 ) -> SqlAnalysis:
     glot = Dialect.get_or_raise(dialect)
-    prepared = _prepare(query, dialect)
-    diagnostics: list[str] = []
-
-    # Pass A: the SQL alone (no upstream columns), for everything that must not move when
-    # upstream columns change: canonical text, logic, grain, relations.
-    tree = _finish(_qualify(prepared, lambda _: None, expand=False), dialect)
+    tree = _prepare(query, dialect, glot)
     scopes = traverse_scope(tree)
     if not scopes:
         raise ValueError("not a query")
     root = scopes[-1]
+
+    # The SQL alone (no upstream columns) decides everything that must not move when upstream
+    # columns change: qualifiers, canonical text, logic, grain, column expressions.
+    qualified = _qualify(scopes)
     relations = sorted(
         {
             _relation_key(source, glot)
@@ -941,14 +1323,19 @@ def _analyse(
             if isinstance(source, exp.Table) and not source.meta.get("cte")
         }
     )
-    _drop_redundant_aliases(tree)
-    logic = _logic(root, dialect)
-    grain, distinct = _grain(root.expression, dialect)
-    canonical = _sql(tree, dialect)
+    _drop_redundant_aliases([table for scope in scopes for table in scope.tables])
+    with _renderer(dialect) as render:
+        for scope in scopes:
+            if isinstance(scope.expression, exp.Select):
+                _sort_group_keys(scope.expression, render)
+        logic = _logic(root, render)
+        grain, distinct = _grain(root.expression, render)
+        canonical = render.sql(tree)
 
-    # Pass B, on the same tree (copies are the dearest thing here): expand stars with the
-    # upstream columns and trace each output column.
-    columns, closed = _columns(tree, dialect, glot, upstream, diagnostics)
+        # Upstream columns then expand stars, trace lineage and find broken references.
+        resolver = _Resolver(scopes, qualified, render, dialect, glot, upstream)
+        columns, closed = resolver.outputs(root)
+        diagnostics = resolver.diagnostics(scopes, qualified)
     return SqlAnalysis(
         columns=columns,
         closed=closed,
@@ -957,18 +1344,15 @@ def _analyse(
         distinct=distinct,
         canonical=canonical,
         relations=tuple(relations),
-        diagnostics=tuple(diagnostics),
+        diagnostics=diagnostics,
     )
 
 
-def _drop_redundant_aliases(tree: exp.Expr) -> None:
-    # "orders AS orders" reads as "orders"; the alias carries nothing there.
-    for table in tree.find_all(exp.Table):
-        alias = table.args.get("alias")
-        if not isinstance(alias, exp.TableAlias) or alias.columns:
-            continue
-        if alias.name == table.name:
-            table.set("alias", None)
+def _sort_group_keys(select: exp.Select, render: _Render) -> None:
+    # GROUP BY a, b and GROUP BY b, a make the same groups: one canonical order.
+    group = select.args.get("group")
+    if isinstance(group, exp.Group) and len(group.expressions) > 1:
+        group.set("expressions", sorted(group.expressions, key=render.sql))
 
 
 def _set_operation_name(node: exp.SetOperation) -> str:
@@ -985,27 +1369,29 @@ def _branches(scope: Scope) -> list[Scope]:
     return [scope]
 
 
-def _without_derived_bodies(node: exp.Expr) -> exp.Expr:
+def _source_text(node: exp.Expr, render: _Render) -> str:
     """A FROM/JOIN item with derived tables shown by alias: their bodies have own fragments."""
     if isinstance(node, exp.Subquery) and node.alias:
-        return exp.Table(this=exp.to_identifier(node.alias))
+        return render.sql(exp.Table(this=exp.to_identifier(node.alias)))
+    if isinstance(node, exp.Table) or node.find(exp.Subquery) is None:
+        return render.sql(node)
     out = node.copy()
     for sub in list(out.find_all(exp.Subquery)):
         if isinstance(sub.parent, (exp.From, exp.Join)) and sub.alias:
             replacement = exp.Table(this=exp.to_identifier(sub.alias))
             if sub is out:
-                return replacement
+                return render.sql(replacement)
             sub.replace(replacement)
-    return out
+    return render.sql(out)
 
 
-def _logic(root: Scope, dialect: str | None) -> list[tuple[str, str]]:
+def _logic(root: Scope, render: _Render) -> list[tuple[str, str]]:
     """Named canonical fragments of every clause that decides which rows come out."""
     fragments: list[tuple[str, str]] = []
 
     def emit(prefix: str, clause: str, node: exp.Expr | None) -> None:
         if node is not None:
-            fragments.append((f"{prefix}{clause}", _sql(node, dialect)))
+            fragments.append((f"{prefix}{clause}", render.sql(node)))
 
     def visit(scope: Scope, prefix: str, is_root: bool) -> None:
         query = scope.expression
@@ -1024,9 +1410,9 @@ def _logic(root: Scope, dialect: str | None) -> list[tuple[str, str]]:
         elif isinstance(query, exp.Select):
             from_ = query.args.get("from_")
             if isinstance(from_, exp.From):
-                emit(prefix, "from", _without_derived_bodies(from_.this))
+                fragments.append((f"{prefix}from", _source_text(from_.this, render)))
             for join in query.args.get("joins") or []:
-                emit(prefix, "join", _without_derived_bodies(join))
+                fragments.append((f"{prefix}join", _source_text(join, render)))
             where = query.args.get("where")
             emit(prefix, "where", where.this if isinstance(where, exp.Where) else None)
             having = query.args.get("having")
@@ -1036,15 +1422,15 @@ def _logic(root: Scope, dialect: str | None) -> list[tuple[str, str]]:
             if not is_root:
                 # At the root these are the columns and the grain, reported on their own.
                 fragments.append(
-                    (f"{prefix}select", ", ".join(_sql(p, dialect) for p in query.selects))
+                    (f"{prefix}select", ", ".join(render.sql(p) for p in query.selects))
                 )
-                grain, _ = _grain(query, dialect)
+                grain, _ = _grain(query, render)
                 if grain:
                     fragments.append((f"{prefix}grain", grain))
         if isinstance(query, exp.Query):
             order = query.args.get("order")
             if isinstance(order, exp.Order):
-                keys = ", ".join(_sql(key, dialect) for key in order.expressions)
+                keys = ", ".join(render.sql(key) for key in order.expressions)
                 fragments.append((f"{prefix}order by", keys))
             limit = query.args.get("limit")
             emit(prefix, "limit", limit.expression if isinstance(limit, exp.Limit) else None)
@@ -1056,15 +1442,18 @@ def _logic(root: Scope, dialect: str | None) -> list[tuple[str, str]]:
 
 
 def _has_aggregate(select: exp.Select) -> bool:
-    """An aggregate of this SELECT itself (not a window, not a nested subquery's)."""
-    return any(
-        node.find_ancestor(exp.Select) is select and node.find_ancestor(exp.Window) is None
-        for projection in select.selects
-        for node in projection.find_all(exp.AggFunc)
-    )
+    """An aggregate of this SELECT itself (not a window's, not a nested subquery's)."""
+    stack: list[exp.Expr] = list(select.selects)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.AggFunc):
+            return True
+        if not isinstance(node, (exp.Window, exp.Query)):
+            stack.extend(node.iter_expressions())
+    return False
 
 
-def _grain(query: exp.Expr, dialect: str | None) -> tuple[str | None, bool]:
+def _grain(query: exp.Expr, render: _Render) -> tuple[str | None, bool]:
     """(canonical grain, distinct) of a query: what one output row stands for."""
     if isinstance(query, exp.SetOperation):
         distinct = bool(query.args.get("distinct"))
@@ -1079,7 +1468,7 @@ def _grain(query: exp.Expr, dialect: str | None) -> tuple[str | None, bool]:
             parts.append("group by: all")
         else:
             keys = [
-                _sql(_group_key(node, query), dialect)
+                render.sql(_group_key(node, query))
                 for arg in ("expressions", "grouping_sets", "cube", "rollup")
                 for node in (group.args.get(arg) or [])
                 if isinstance(node, exp.Expr)
@@ -1091,7 +1480,7 @@ def _grain(query: exp.Expr, dialect: str | None) -> tuple[str | None, bool]:
     distinct_node = query.args.get("distinct")
     if isinstance(distinct_node, exp.Distinct):
         on = distinct_node.args.get("on")
-        parts.append(f"distinct on: {_sql(on, dialect)}" if on is not None else "distinct")
+        parts.append(f"distinct on: {render.sql(on)}" if on is not None else "distinct")
     return ("; ".join(parts) or None), isinstance(distinct_node, exp.Distinct)
 
 
@@ -1112,70 +1501,140 @@ def _group_key(key: exp.Expr, select: exp.Select) -> exp.Expr:
     return key
 
 
+@dataclass(frozen=True)
+class _Text:
+    """An expression's canonical text with CTE and derived-table columns substituted."""
+
+    text: str
+    top: exp.Expr  # the node at its top once substitutions are followed (its visible type)
+    size: int  # nodes, substituted ones included
+
+
+# Where a substituted expression needs parentheses to keep its precedence.
+_OPERATORS = (exp.Binary, exp.Unary, exp.Predicate)
+_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Null, exp.Boolean, exp.Window)
+
+
 class _Resolver:
-    """Traces columns through CTEs and subqueries to base relations, memoised per scope."""
+    """Traces columns through CTEs and subqueries to base relations, memoised per scope.
+
+    Texts come from the qualified SQL alone; upstream columns expand stars, decide the lineage
+    of names the SQL leaves ambiguous, and reveal references to columns a relation lacks.
+    """
 
     def __init__(
         self,
         scopes: list[Scope],
+        qualified: _Qualified,
+        render: _Render,
         dialect: str | None,
         glot: Dialect,
+        upstream: Mapping[str, Sequence[str] | None],
     ) -> None:
         self.scopes = {id(scope.expression): scope for scope in scopes}
+        self.sql_known = qualified.known
+        self.render = render
         self.dialect = dialect
         self.glot = glot
-        self.memo: dict[tuple[int, str], tuple[exp.Expr | None, _Lineage]] = {}
+        self.upstream = upstream
+        self.spelling: dict[str, str] = {}  # normalised upstream name -> as upstream spells it
+        self.listed: dict[str, _Names] = {}  # relation key -> its normalised upstream columns
+        self.memo: dict[tuple[int, str], tuple[_Text | None, _Lineage]] = {}
         self.unresolved: set[str] = set()
+        self.missing: set[tuple[str, str]] = set()  # (column, relation) it is not an output of
+        self.star_notes: list[str] = []
+        # Sources' columns, output columns and query outputs, knowing upstream columns.
+        self.known: dict[int, dict[str, _Names]] = {}
+        self.items: dict[int, list[_Item]] = {}
+        self.named: dict[int, dict[str, _Item]] = {}  # a projection as written, by output name
+        self.query_outputs: dict[int, _Names] = {}
+        for scope in scopes:
+            query = scope.expression
+            if isinstance(query, exp.SetOperation):
+                self.query_outputs[id(query)] = _set_outputs(scope, self.query_outputs)
+            elif isinstance(query, exp.Select):
+                known = _known(scope, self.table_columns, self.query_outputs)
+                items = _select_items(query, known)
+                self.known[id(scope)] = known
+                self.items[id(scope)] = items
+                named: dict[str, _Item] = {}
+                for item in items:
+                    if item.projection is not None:
+                        named.setdefault(item.name, item)
+                self.named[id(scope)] = named
+                self.query_outputs[id(query)] = _select_outputs(query, items)
 
     def relation(self, table: exp.Table) -> str:
         return _relation_key(table, self.glot)
 
-    def resolve(self, expr: exp.Expr) -> tuple[exp.Expr, _Lineage]:
-        """``expr`` with derived-table columns replaced by what produces them, and its lineage.
+    def relation_columns(self, key: str) -> _Names:
+        if key not in self.listed:
+            listed = _lookup(self.upstream, key)
+            names: _Names = None
+            if listed is not None:
+                normalised = []
+                for column in listed:
+                    name = _upstream_name(column, self.dialect)
+                    self.spelling.setdefault(name, column)
+                    normalised.append(name)
+                names = tuple(normalised)
+            self.listed[key] = names
+        return self.listed[key]
 
-        Returns ``expr`` itself when nothing is replaced (copies are dear): do not mutate it.
-        """
+    def table_columns(self, table: exp.Table) -> _Names:
+        if table.meta.get("cte"):
+            return None
+        return self.relation_columns(self.relation(table))
+
+    def table_lineage(self, table: exp.Table, name: str, key: str) -> _Lineage:
+        """A column of a base relation, noted when the relation's known columns lack it."""
+        relation = self.relation(table)
+        listed = self.relation_columns(relation)
+        if listed is not None and name not in listed:
+            self.missing.add((name, relation))
+        return frozenset({(relation, key)})
+
+    # -- texts and lineage ----------------------------------------------------------------
+
+    def expr(self, node: exp.Expr) -> tuple[_Text, _Lineage]:
+        """``node``'s text with derived-table columns replaced by what produces them."""
         lineage: set[tuple[str, str]] = set()
-        substitutes: dict[int, exp.Expr] = {}
-        for column in expr.find_all(exp.Column):
-            if isinstance(column.this, exp.Star):
+        swaps: list[tuple[exp.Expr, str]] = []
+        size = 0
+        top = node
+        for column in node.walk():
+            size += 1
+            if not isinstance(column, exp.Column) or isinstance(column.this, exp.Star):
                 continue
-            source = self.source(column)
-            if source is None:
-                if column.table:
-                    continue
-                # Unqualified: a lateral reference to an earlier projection's alias, or a
-                # column of one of several sources whose columns we do not know.
-                substitute, upstream = self.alias_reference(column)
-                if substitute is None:
-                    self.unresolved.add(column.name)
-                    continue
-            elif isinstance(source, exp.Table):
-                lineage.add((self.relation(source), _fold_identifier(column.this, self.glot)))
+            substitute, found = self.reference(column)
+            lineage |= found
+            if substitute is None:
                 continue
-            else:
-                substitute, upstream = self.column(source, column.name)
-            lineage |= upstream
-            if substitute is not None:
-                substitutes[id(column)] = substitute
-        if not substitutes:
-            return expr, frozenset(lineage)
-        out = expr.copy()
-        # The copy walks in the same order as the original.
-        targets: list[tuple[exp.Expr, exp.Expr]] = [
-            (copied, substitutes[id(original)])
-            for original, copied in zip(expr.walk(), out.walk(), strict=True)
-            if id(original) in substitutes
-        ]
-        for target, substitute in targets:
-            replacement = substitute.copy()
-            if isinstance(target.parent, _OPERATORS) and not isinstance(replacement, _ATOMIC):
-                replacement = exp.Paren(this=replacement)
-            if target is out:
-                out = replacement
-            else:
-                target.replace(replacement)
-        return out, frozenset(lineage)
+            text = substitute.text
+            size += substitute.size - 1 - len(column.parts)  # the column and its names
+            if isinstance(column.parent, _OPERATORS) and not isinstance(substitute.top, _ATOMIC):
+                text = f"({text})"
+                size += 1
+            swaps.append((column, text))
+            if column is node:
+                top = substitute.top
+        return _Text(self.render.sql(node, swaps), top, size), frozenset(lineage)
+
+    def capped(self, node: exp.Expr) -> tuple[_Text | None, _Lineage]:
+        text, lineage = self.expr(node)
+        return (None if text.size > _MAX_SUBSTITUTED_NODES else text), lineage
+
+    def reference(self, column: exp.Column) -> tuple[_Text | None, _Lineage]:
+        """What a column reference stands for (None: itself) and the base columns it reads."""
+        source = self.source(column)
+        if source is None:
+            if column.table:
+                return None, _NO_LINEAGE  # a qualifier we cannot see: a struct, an outer query
+            return self.unqualified(column)
+        if isinstance(source, exp.Table):
+            key = _fold_identifier(column.this, self.glot)
+            return None, self.table_lineage(source, column.name, key)
+        return self.column(source, column.name)
 
     def source(self, column: exp.Column) -> exp.Table | Scope | None:
         """What ``column``'s qualifier names, looked up from its own query outwards."""
@@ -1190,10 +1649,33 @@ class _Resolver:
             scope = scope.parent
         return None
 
-    def alias_reference(self, column: exp.Column) -> tuple[exp.Expr | None, _Lineage]:
+    def unqualified(self, column: exp.Column) -> tuple[_Text | None, _Lineage]:
+        # A lateral reference to an earlier projection's alias, or a column of one of several
+        # sources: upstream columns say which one (for lineage; the text stays as written).
+        substitute, lineage = self.alias_reference(column)
+        if substitute is not None:
+            return substitute, lineage
+        name = column.name
+        select = column.find_ancestor(exp.Select)
+        scope = self.scopes.get(id(select)) if select is not None else None
+        known = self.known.get(id(scope), {}) if scope is not None else {}
+        owners = [alias for alias, names in known.items() if names and name in names]
+        if not owners:
+            owners = [alias for alias, names in known.items() if names is None]
+        if scope is None or len(owners) != 1:
+            self.unresolved.add(name)
+            return None, _NO_LINEAGE
+        source = scope.selected_sources[owners[0]][1]
+        if isinstance(source, exp.Table):
+            return None, self.table_lineage(source, name, _fold_identifier(column.this, self.glot))
+        if isinstance(source, Scope):
+            return None, self.column(source, name)[1]
+        return None, _NO_LINEAGE
+
+    def alias_reference(self, column: exp.Column) -> tuple[_Text | None, _Lineage]:
         select = column.find_ancestor(exp.Select)
         if select is None:
-            return None, frozenset()
+            return None, _NO_LINEAGE
         for projection in select.selects:
             if (
                 isinstance(projection, exp.Alias)
@@ -1203,83 +1685,235 @@ class _Resolver:
                 key = (id(select), f"alias {column.name}")
                 if key in self.memo:
                     return self.memo[key]
-                self.memo[key] = (None, frozenset())
-                self.memo[key] = result = self.resolve(projection.this)
+                self.memo[key] = (None, _NO_LINEAGE)
+                self.memo[key] = result = self.expr(projection.this)
                 return result
-        return None, frozenset()
+        return None, _NO_LINEAGE
 
-    def column(self, scope: Scope, name: str) -> tuple[exp.Expr | None, _Lineage]:
+    def column(self, scope: Scope, name: str) -> tuple[_Text | None, _Lineage]:
+        """Column ``name`` of a CTE or derived table: its text (None: keep the reference)."""
         key = (id(scope), name)
         if key in self.memo:
             return self.memo[key]
-        self.memo[key] = (None, frozenset())  # a recursive CTE reaching itself stops here
+        self.memo[key] = (None, _NO_LINEAGE)  # a recursive CTE reaching itself stops here
         self.memo[key] = result = self._column(scope, name)
         return result
 
-    def _column(self, scope: Scope, name: str) -> tuple[exp.Expr | None, _Lineage]:
+    def _column(self, scope: Scope, name: str) -> tuple[_Text | None, _Lineage]:
         query = scope.expression
         if isinstance(query, exp.SetOperation):
             branches = _branches(scope)
-            names = [p.alias_or_name for p in _selects(branches[0])]
-            if name not in names:
-                return None, frozenset()
+            first = self.items.get(id(branches[0]), [])
+            names = [item.name for item in first if item.star is None]
+            if name not in names or any(item.star is not None for item in first):
+                return None, _NO_LINEAGE
             index = names.index(name)
             lineage: set[tuple[str, str]] = set()
             for branch in branches:
-                selects = _selects(branch)
-                if index < len(selects) and not any(_is_star(p) for p in selects):
-                    lineage |= self.resolve(selects[index].unalias())[1]
+                items = self.items.get(id(branch), [])
+                if index < len(items) and not any(item.star is not None for item in items):
+                    lineage |= self.item(branch, items[index], cap=True)[1]
             return None, frozenset(lineage)  # one expression per branch: keep the reference
         if not isinstance(query, exp.Select):
-            return None, frozenset()
-        for projection in query.selects:
-            if not _is_star(projection) and projection.alias_or_name == name:
-                expr, lineage_ = self.resolve(projection.unalias())
-                if sum(1 for _ in expr.walk()) > _MAX_SUBSTITUTED_NODES:
-                    return None, lineage_
-                return expr, lineage_
-        # Not listed: it can only come through an unexpanded star of this scope.
-        found: set[tuple[str, str]] = set()
-        for projection in query.selects:
+            return None, _NO_LINEAGE
+        items = self.items.get(id(scope), [])
+        renamed = _alias_columns(query)
+        if renamed:
+            # `WITH c (a, b) AS (...)`: names by position.
+            if name not in renamed:
+                return None, _NO_LINEAGE
+            index = renamed.index(name)
+            if index >= len(items) or any(item.star is not None for item in items[: index + 1]):
+                return None, _NO_LINEAGE
+            return self.item(scope, items[index], cap=True)
+        item = self.named.get(id(scope), {}).get(name)
+        if item is not None:
+            return self.item(scope, item, cap=True)
+        return self.through_star(scope, query, name)
+
+    def item(self, scope: Scope, item: _Item, cap: bool) -> tuple[_Text | None, _Lineage]:
+        node = item.projection.unalias() if item.projection is not None else item.replacement
+        if node is not None:
+            return self.capped(node) if cap else self.expr(node)
+        return self.star_column(scope, item.source, item.column)
+
+    def star_column(self, scope: Scope, alias: str, name: str) -> tuple[_Text, _Lineage]:
+        """Column ``name`` of source ``alias``, as a star brings it: no node spells it."""
+        source = scope.sources.get(alias)
+        lineage = _NO_LINEAGE
+        substitute = None
+        if isinstance(source, exp.Table):
+            lineage = self.table_lineage(source, name, _fold_name(name, self.glot))
+        elif isinstance(source, Scope):
+            substitute, lineage = self.column(source, name)
+        if substitute is None:
+            node = exp.column(name, table=alias)
+            substitute = _Text(self.render.sql(node), node, 3)  # a column and its two names
+        return substitute, lineage
+
+    def through_star(
+        self, scope: Scope, select: exp.Select, name: str
+    ) -> tuple[_Text | None, _Lineage]:
+        """A column no projection names: it can only come through a star of ``select``."""
+        # Every (source, its column, REPLACE expression) a star could bring as ``name``.
+        candidates: list[tuple[str, str, exp.Expr | None]] = []
+        for projection in select.selects:
             if not _is_star(projection):
                 continue
-            for source in self.star_sources(scope, projection):
-                if isinstance(source, exp.Table):
-                    found.add((self.relation(source), name.lower()))
-                else:
-                    found |= self.column(source, name)[1]
+            targets, excluded, replaced, renamed, coalesced = _star_parts(
+                select, projection, list(self.known.get(id(scope), {}))
+            )
+            original = next((old for old, new in renamed.items() if new == name), name)
+            if original != name or name not in renamed:
+                candidates.extend(
+                    (target, original, replaced.get(original))
+                    for target in targets
+                    if original not in excluded and original not in coalesced.get(target, ())
+                )
+        if not candidates:
+            return None, _NO_LINEAGE
+        # The SQL alone decides the text: the one source a star could bring it from, or the
+        # one whose columns the SQL shows to hold it.
+        sql_known = self.sql_known.get(id(scope), {})
+        chosen = candidates if len(candidates) == 1 else []
+        if not chosen:
+            chosen = [c for c in candidates if name_in(sql_known.get(c[0]), c[1])]
+        if len(chosen) == 1:
+            target, original, replacement = chosen[0]
+            if replacement is not None:
+                return self.capped(replacement)
+            text, lineage = self.star_column(scope, target, original)
+            return (None if text.size > _MAX_SUBSTITUTED_NODES else text), lineage
+        # Several could: upstream columns decide the lineage (the first source listing it,
+        # as a star's duplicates resolve), else every source whose columns are unknown.
+        known = self.known.get(id(scope), {})
+        listing = [c for c in candidates if name_in(known.get(c[0]), c[1])]
+        maybe = listing[:1] or [c for c in candidates if known.get(c[0]) is None]
+        found: set[tuple[str, str]] = set()
+        for target, original, replacement in maybe:
+            if replacement is not None:
+                found |= self.expr(replacement)[1]
+            else:
+                found |= self.star_column(scope, target, original)[1]
         return None, frozenset(found)
 
-    def star_sources(self, scope: Scope, star: exp.Expr) -> list[exp.Table | Scope]:
-        if isinstance(star, exp.Column) and star.table:
-            source = scope.sources.get(star.table)
-            return [source] if source is not None else []
-        return [source for _, source in scope.selected_sources.values()]
+    # -- the query's own columns ------------------------------------------------------------
+
+    def outputs(self, root: Scope) -> tuple[tuple[SqlColumn, ...], bool]:
+        """Output columns with expressions and lineage; False when a star stayed unexpanded."""
+        branches = _branches(root)
+        first = self.items.get(id(branches[0]), [])
+        aligned = [
+            (branch, items)
+            for branch in branches
+            if len(items := self.items.get(id(branch), [])) == len(first)
+            and not any(item.star is not None for item in items)
+        ]
+        query = root.expression
+        op = _set_operation_name(query) if isinstance(query, exp.SetOperation) else None
+        columns: list[SqlColumn] = []
+        closed = True
+        for index, item in enumerate(first):
+            if item.star is not None:
+                closed = False
+                self.note_star(branches[0], item.star)
+                continue
+            resolved = [self.item(branch, items[index], cap=False) for branch, items in aligned]
+            if not resolved:
+                resolved = [self.item(branches[0], item, cap=False)]
+            texts = [text.text for text, _ in resolved if text is not None]
+            expression = texts[0] if len(texts) == 1 or not op else f"{op}({', '.join(texts)})"
+            tops = [text.top for text, _ in resolved if text is not None]
+            types = [_visible_type(top, self.dialect, self.render) for top in tops]
+            first_type = types[0] if types else None
+            name, quoted = self.output_name(branches[0], item, index)
+            columns.append(
+                SqlColumn(
+                    name=name,
+                    data_type=first_type if set(types) - {None} == {first_type} else None,
+                    expression=expression,
+                    lineage=tuple(sorted(set().union(*(lineage for _, lineage in resolved)))),
+                    quoted=quoted,
+                )
+            )
+        return tuple(columns), closed
+
+    def output_name(
+        self, scope: Scope, item: _Item, index: int, depth: int = 0
+    ) -> tuple[str, bool]:
+        """(name as written, case-sensitive): a star's column is named where it is written,
+        in a CTE or subquery, or as its upstream spells it."""
+        if item.projection is not None:
+            return _output_name(item.projection, index, self.glot, self.spelling)
+        source = scope.sources.get(item.source)
+        if isinstance(source, Scope) and item.name == item.column and depth < 50:
+            inner = _branches(source)[0]
+            for position, candidate in enumerate(self.items.get(id(inner), [])):
+                if candidate.star is None and candidate.name == item.column:
+                    return self.output_name(inner, candidate, position, depth + 1)
+        ident = exp.to_identifier(item.name)
+        quoted = bool(ident.quoted) and self.glot.case_sensitive(item.name)
+        written = self.spelling.get(item.name)
+        if written is None:
+            written = item.name if quoted else item.name.lower()
+        return written, quoted
+
+    def note_star(self, scope: Scope, star: exp.Expr) -> None:
+        unknown = sorted(self.unknown_behind_star(scope, star))
+        shown = _sql(star, self.dialect)
+        if unknown:
+            self.star_notes.extend(
+                f"cannot expand {shown}: the columns of {name} are unknown" for name in unknown
+            )
+        else:
+            self.star_notes.append(f"cannot expand {shown}")
 
     def unknown_behind_star(self, scope: Scope, star: exp.Expr, depth: int = 0) -> set[str]:
         """Relations whose unknown columns keep ``star`` from expanding."""
         unknown: set[str] = set()
-        if depth > 50:
+        if depth > 50 or not isinstance(scope.expression, exp.Select):
             return unknown
-        for source in self.star_sources(scope, star):
+        targets = _star_parts(scope.expression, star, list(self.known.get(id(scope), {})))[0]
+        for target in targets:
+            source = scope.sources.get(target)
             if isinstance(source, exp.Table):
-                unknown.add(self.relation(source))
-                continue
-            first = _branches(source)[0]
-            for projection in _selects(first):
-                if _is_star(projection):
-                    unknown |= self.unknown_behind_star(first, projection, depth + 1)
+                if self.table_columns(source) is None:
+                    unknown.add(self.relation(source))
+            elif isinstance(source, Scope):
+                if self.query_outputs.get(id(source.expression)) is not None:
+                    continue
+                first = _branches(source)[0]
+                for item in self.items.get(id(first), []):
+                    if item.star is not None:
+                        unknown |= self.unknown_behind_star(first, item.star, depth + 1)
         return unknown
 
+    def diagnostics(self, scopes: list[Scope], qualified: _Qualified) -> tuple[str, ...]:
+        # Every column the query reads from a base relation, not only those it outputs.
+        seen: set[int] = set()
+        for scope in scopes:
+            for column in qualified.columns.get(id(scope), []):
+                if id(column) in seen or not column.table:
+                    continue
+                seen.add(id(column))
+                source = self.source(column)
+                if isinstance(source, exp.Table):
+                    self.table_lineage(source, column.name, "")
+        return (
+            *self.star_notes,
+            *(
+                f"column {name} is not an output of {relation}"
+                for name, relation in sorted(self.missing)
+            ),
+            *(
+                f"column {name} is ambiguous: qualify it or give the upstream columns"
+                for name in sorted(self.unresolved)
+            ),
+        )
 
-# Where a substituted expression needs parentheses to keep its precedence.
-_OPERATORS = (exp.Binary, exp.Unary, exp.Predicate)
-_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Null, exp.Boolean, exp.Window)
 
-
-def _selects(scope: Scope) -> list[exp.Expr]:
-    query = scope.expression
-    return list(query.selects) if isinstance(query, exp.Query) else []
+def name_in(names: _Names, name: str) -> bool:
+    return names is not None and name in names
 
 
 def _is_star(projection: exp.Expr) -> bool:
@@ -1296,101 +1930,37 @@ def _lookup(upstream: Mapping[str, Sequence[str] | None], key: str) -> Sequence[
     return None
 
 
-def _visible_type(expr: exp.Expr, dialect: str | None) -> str | None:
+def _visible_type(expr: exp.Expr, dialect: str | None, render: _Render) -> str | None:
     """The type an expression visibly has: an outer cast, or a literal's own type."""
     while isinstance(expr, exp.Paren):
         expr = expr.this
     if isinstance(expr, exp.Cast) and isinstance(expr.to, exp.DataType):
         if expr.to.this == DType.USERDEFINED:
             return None
-        return _render(_canonical_tree(expr.to, dialect), dialect)
+        # Keyed by the type's text in the dialect (rendered with the expression already): a
+        # model casts to few distinct types, each made canonical once.
+        key = (render.sql(expr.to), dialect)
+        if key not in _CAST_TYPES:
+            if len(_CAST_TYPES) >= 4096:
+                _CAST_TYPES.clear()
+            _CAST_TYPES[key] = _render(_canonical_tree(expr.to, dialect), dialect)
+        return _CAST_TYPES[key]
     if isinstance(expr, exp.Boolean):
-        return normalize_type("BOOLEAN", dialect)
+        return _named_type("BOOLEAN", dialect)
     if isinstance(expr, exp.Literal):
         if expr.is_string:
-            return normalize_type("TEXT", dialect)
+            return _named_type("TEXT", dialect)
         if expr.is_int:
-            return normalize_type("INT", dialect)
+            return _named_type("INT", dialect)
     return None
 
 
-def _columns(
-    prepared: exp.Query,
-    dialect: str | None,
-    glot: Dialect,
-    upstream: Mapping[str, Sequence[str] | None],
-    diagnostics: list[str],
-) -> tuple[tuple[SqlColumn, ...], bool]:
-    """Output columns with expressions and lineage; False when a star stayed unexpanded."""
-    spelling: dict[str, str] = {}  # normalised upstream column name -> as the upstream spells it
+_CAST_TYPES: dict[tuple[str, str | None], str] = {}
 
-    def columns_of(table: exp.Table) -> tuple[str, ...] | None:
-        if table.meta.get("cte"):
-            return None
-        listed = _lookup(upstream, _relation_key(table, glot))
-        if listed is None:
-            return None
-        names = []
-        for column in listed:
-            normalised = normalize_name(column, dialect=dialect).name
-            spelling.setdefault(normalised, column)
-            names.append(normalised)
-        return tuple(names)
 
-    for column in prepared.find_all(exp.Column):
-        if column.meta.pop(_GUESSED, False):
-            column.set("table", None)  # decide again, now knowing upstream columns
-    qualified = _finish(_qualify(prepared, columns_of, expand=True), dialect)
-    scopes = traverse_scope(qualified)
-    resolver = _Resolver(scopes, dialect, glot)
-    branches = _branches(scopes[-1])
-    first = _selects(branches[0])
-    aligned = [
-        _selects(b)
-        for b in branches
-        if len(_selects(b)) == len(first) and not any(_is_star(p) for p in _selects(b))
-    ]
-    op = (
-        _set_operation_name(scopes[-1].expression)
-        if isinstance(scopes[-1].expression, exp.SetOperation)
-        else None
-    )
-
-    columns: list[SqlColumn] = []
-    closed = True
-    for index, projection in enumerate(first):
-        if _is_star(projection):
-            closed = False
-            unknown = sorted(resolver.unknown_behind_star(branches[0], projection))
-            shown = projection.sql(dialect=dialect)
-            if unknown:
-                diagnostics.extend(
-                    f"cannot expand {shown}: the columns of {name} are unknown" for name in unknown
-                )
-            else:
-                diagnostics.append(f"cannot expand {shown}")
-            continue
-        resolved = [resolver.resolve(selects[index].unalias()) for selects in aligned]
-        if not resolved:
-            resolved = [resolver.resolve(projection.unalias())]
-        texts = [_sql(expr, dialect) for expr, _ in resolved]
-        types = {_visible_type(expr, dialect) for expr, _ in resolved} - {None}
-        first_type = _visible_type(resolved[0][0], dialect)
-        name, quoted = _output_name(projection, index, glot, spelling)
-        columns.append(
-            SqlColumn(
-                name=name,
-                data_type=first_type if types == {first_type} else None,
-                expression=texts[0] if len(texts) == 1 or not op else f"{op}({', '.join(texts)})",
-                lineage=tuple(sorted(set().union(*(lineage for _, lineage in resolved)))),
-                quoted=quoted,
-            )
-        )
-    diagnostics.extend(
-        f"column {name} is ambiguous: qualify it or give the upstream columns"
-        for name in sorted(resolver.unresolved)
-    )
-    return tuple(columns), closed
+@lru_cache(maxsize=256)
+def _named_type(text: str, dialect: str | None) -> str | None:
+    return normalize_type(text, dialect)
 
 
 def _output_name(
@@ -1524,8 +2094,8 @@ def _identifiers(node: exp.Expr | None) -> list[exp.Expr]:
 
 
 def _canonical_sql(node: exp.Expr, dialect: str | None) -> str:
-    tree = normalize_identifiers(node.copy(), dialect=dialect)
-    _unquote(tree, Dialect.get_or_raise(dialect))
+    tree = node.copy()
+    _normalise(tree, Dialect.get_or_raise(dialect))
     return _sql(tree, dialect)
 
 
@@ -1975,14 +2545,15 @@ def parse_ddl_script(
     """
     name = _dialect(dialect)
     script = _Script(name, upstream or {})
-    for tree, line, error in _statements(sql, name):
-        if tree is None:
-            script.note(line, f"cannot parse statement: {error}")
-            continue
-        try:
-            script.statement(tree, line)
-        except Exception as error:  # odd but parseable DDL: report it, keep the rest
-            script.note(line, f"cannot apply statement: {_error_reason(error)}")
+    with _quiet_sqlglot():
+        for tree, line, error in _statements(sql, name):
+            if tree is None:
+                script.note(line, f"cannot parse statement: {error}")
+                continue
+            try:
+                script.statement(tree, line)
+            except Exception as error:  # odd but parseable DDL: report it, keep the rest
+                script.note(line, f"cannot apply statement: {_error_reason(error)}")
     relations = tuple(b.freeze() for _, b in sorted(script.relations.items()))
     return relations, tuple(script.diagnostics)
 
