@@ -319,12 +319,6 @@ def test_git_lfs_pointers_are_a_diagnostic(git_repo: GitRepo) -> None:
         assert any(p == path and "Git LFS pointer: not fetched" in m for _, p, m in diagnostics)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (loaders/dbt.py): yamlio.load_yaml returns YamlResult.warnings (a key written "
-    "twice, a file that is not UTF-8) but the loader drops them, so nothing tells the user "
-    "which value was used or that bytes were read as Latin-1",
-)
 def test_yaml_warnings_reach_the_report(git_repo: GitRepo) -> None:
     shop(git_repo)
     duplicate_key(git_repo)

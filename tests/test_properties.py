@@ -238,7 +238,7 @@ GARBAGE_PATHS = st.sampled_from(
 @st.composite
 def garbage(draw: st.DrawFn, files: Mapping[str, bytes]) -> tuple[str, bytes | None]:
     """One damaging edit to a file: random bytes, spliced text, truncation, deletion."""
-    path = draw(GARBAGE_PATHS | st.sampled_from(sorted(files)))
+    path = draw(GARBAGE_PATHS | st.sampled_from(sorted(files)) if files else GARBAGE_PATHS)
     current = files.get(path, b"")
     kind = draw(st.sampled_from(["bytes", "splice", "truncate", "delete", "text"]))
     if kind == "bytes":
