@@ -74,6 +74,18 @@ class Listing:
     ref: ProjectRef
     paths: tuple[str, ...]
     signature: tuple[tuple[str, str], ...]
+    links: tuple[str, ...] = ()
+
+
+def _links(snapshot: SnapshotLike) -> tuple[str, ...]:
+    links = getattr(snapshot, "links", None)
+    return tuple(links()) if callable(links) else ()
+
+
+def link_diagnostics(links: tuple[str, ...]) -> tuple[Diagnostic, ...]:
+    """A symlink is never followed (it could point out of the repository): say so, by name."""
+    message = "symlink not followed: semverlint reads no symlinks; commit the file itself"
+    return tuple(Diagnostic("warning", message, path) for path in links)
 
 
 def _blob_id(raw: bytes) -> str:
@@ -87,6 +99,7 @@ def list_projects(snapshot: SnapshotLike, options: Options) -> dict[str, Listing
     refs = [r for r in discover(paths) if _wanted(r, options.project)]
     nested = frozenset(r.path for r in refs)
     root = tuple(p for p in ("pyproject.toml",) if p in paths)
+    all_links = _links(snapshot)
     listings: dict[str, Listing] = {}
     for ref in refs:
         wanted = (
@@ -97,8 +110,12 @@ def list_projects(snapshot: SnapshotLike, options: Options) -> dict[str, Listing
         unknown = [p for p, oid in oids.items() if oid is None]
         if unknown:  # the working tree: hash what is on disk, as git would
             oids.update({p: _blob_id(raw) for p, raw in snapshot.read_many(unknown).items()})
+        links = tuple(
+            p for p in files_of(ref.path, all_links, nested) if p.endswith(RELEVANT_EXTENSIONS)
+        )
+        signature = tuple(sorted((p, str(o)) for p, o in oids.items()))
         listings[ref.path] = Listing(
-            ref, wanted, tuple(sorted((p, str(o)) for p, o in oids.items()))
+            ref, wanted, signature + tuple((p, "link") for p in links), links
         )
     return listings
 
@@ -129,7 +146,8 @@ def load_listing(
         config = merge(project_config(ref, files, root_config, catalogue), options.config)
     else:
         config = _own_version(config, ref, files)
-    return _load(ref, files, config, cache)
+    loaded = _load(ref, files, config, cache)
+    return replace(loaded, diagnostics=loaded.diagnostics + link_diagnostics(listing.links))
 
 
 def _own_version(config: Config, ref: ProjectRef, files: Mapping[str, bytes]) -> Config:
@@ -351,8 +369,9 @@ def load_pair(
     (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
         ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
     )
-    return LoadedProject(ref, base_if, config, base_diags), LoadedProject(
-        ref, head_if, config, head_diags
+    return (
+        LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
+        LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),
     )
 
 

@@ -83,6 +83,19 @@ def split_z(output: bytes) -> list[str]:
     return [os.fsdecode(record) for record in output.split(b"\0") if record]
 
 
+_LINK_MODE = "120000"
+
+
+def parse_ls_tree_links(output: bytes) -> tuple[str, ...]:
+    """The symlinks in `git ls-tree -r -z` output: listed so a report can name them, never read."""
+    links: list[str] = []
+    for record in output.split(b"\0"):
+        meta, _, path = record.partition(b"\t")
+        if meta.startswith(_LINK_MODE.encode()):
+            links.append(os.fsdecode(path))
+    return tuple(sorted(links))
+
+
 def parse_ls_tree(output: bytes) -> dict[str, str]:
     """Map path -> blob id for the regular files in `git ls-tree -r -z` output."""
     files: dict[str, str] = {}
@@ -250,11 +263,22 @@ class _Blobs:
 class BlobSnapshot:
     """A state stored in git objects: a commit, the index, or nothing (an unborn HEAD)."""
 
-    def __init__(self, info: RevisionInfo, files: Mapping[str, str], blobs: _Blobs | None) -> None:
+    def __init__(
+        self,
+        info: RevisionInfo,
+        files: Mapping[str, str],
+        blobs: _Blobs | None,
+        links: tuple[str, ...] = (),
+    ) -> None:
         self._info = info
         self._files = dict(files)
         self._blobs = blobs
         self._paths = tuple(sorted(self._files))
+        self._links = links
+
+    def links(self) -> tuple[str, ...]:
+        """Symlinks in this state: never followed, named so a report can say so."""
+        return self._links
 
     @property
     def info(self) -> RevisionInfo:
@@ -284,8 +308,14 @@ class WorktreeSnapshot:
     """The working tree: files git would track, read from disk (sparse-checkout ones from git)."""
 
     def __init__(
-        self, root: Path, on_disk: Iterable[str], in_index: Mapping[str, str], blobs: _Blobs
+        self,
+        root: Path,
+        on_disk: Iterable[str],
+        in_index: Mapping[str, str],
+        blobs: _Blobs,
+        links: tuple[str, ...] = (),
     ) -> None:
+        self._links = links
         self._root = root
         self._on_disk = frozenset(on_disk)
         # Files outside a sparse checkout are not on disk but are still part of this state.
@@ -296,6 +326,10 @@ class WorktreeSnapshot:
     @property
     def info(self) -> RevisionInfo:
         return RevisionInfo(WORKTREE_LABEL, None)
+
+    def links(self) -> tuple[str, ...]:
+        """Tracked symlinks: never followed, named so a report can say so."""
+        return self._links
 
     def paths(self) -> tuple[str, ...]:
         return self._paths
@@ -547,7 +581,7 @@ class Repository:
         assert info.commit is not None
         # One ls-tree process lists 5,000 files in ~7 ms; GitPython's tree walk takes ~37 ms.
         output = self._checked("ls-tree", "-r", "-z", "--full-tree", info.commit)
-        return BlobSnapshot(info, parse_ls_tree(output), self._blobs)
+        return BlobSnapshot(info, parse_ls_tree(output), self._blobs, parse_ls_tree_links(output))
 
     def _index_entries(self) -> list[IndexEntry]:
         # `git ls-files` rather than GitPython's IndexFile: 3 ms instead of 30 ms for 5,000
@@ -555,8 +589,10 @@ class Repository:
         return parse_ls_files_stage(self._checked("ls-files", "--stage", "-t", "-z"))
 
     def _index_snapshot(self) -> Snapshot:
+        entries = self._index_entries()
+        links = tuple(sorted(e.path for e in entries if e.stage == 0 and e.mode == _LINK_MODE))
         return BlobSnapshot(
-            RevisionInfo(INDEX_LABEL, None), index_files(self._index_entries()), self._blobs
+            RevisionInfo(INDEX_LABEL, None), index_files(entries), self._blobs, links
         )
 
     def _worktree_snapshot(self) -> Snapshot:
@@ -577,7 +613,8 @@ class Repository:
             for path in (*tracked, *untracked)
             if not path.endswith("/") and safe.is_regular(path)
         }
-        return WorktreeSnapshot(root, on_disk, sparse, self._blobs)
+        links = tuple(sorted(e.path for e in entries if e.stage == 0 and e.mode == _LINK_MODE))
+        return WorktreeSnapshot(root, on_disk, sparse, self._blobs, links)
 
     # -- running git ------------------------------------------------------------------------
 

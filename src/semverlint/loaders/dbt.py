@@ -27,6 +27,10 @@ from semverlint.suppress import Comment, comments, for_sql, for_yaml_entry, unex
 from semverlint.yamlio import LineDict, YamlResult, decode, line_of, load_yaml
 
 PROPERTY_EXTENSIONS = (".yml", ".yaml")
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+LFS_MESSAGE = (
+    "Git LFS pointer: not fetched (run `git lfs pull`, or `lfs: true` in actions/checkout)"
+)
 MODEL_EXTENSIONS = (".sql", ".py")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 # Config keys that take a mapping as their value, so they are never mistaken for folders.
@@ -607,6 +611,9 @@ def model_files(
             continue
         raw = files[path]
         stem, ext = posixpath.splitext(posixpath.basename(rel))
+        if raw.startswith(LFS_POINTER):
+            diagnostics.append(Diagnostic("warning", LFS_MESSAGE, path))
+            continue
         if b"\x00" in raw[:8192]:
             diagnostics.append(Diagnostic("warning", "skipped model file: binary content", path))
             continue
@@ -715,6 +722,8 @@ def seed_models(
         root = under(rel, project.seed_paths)
         if root is None or not rel.endswith(".csv"):
             continue
+        if files[path].startswith(LFS_POINTER):
+            continue  # reported by lfs_diagnostics
         name = posixpath.splitext(posixpath.basename(rel))[0]
         entry = properties.seeds.get(fold(name))
         header = _csv_header(files[path])
@@ -748,6 +757,16 @@ def seed_models(
             columns=columns,
             columns_closed=bool(header),
         )
+
+
+def lfs_diagnostics(
+    paths: Iterator[str] | list[str], files: Mapping[str, bytes]
+) -> tuple[Diagnostic, ...]:
+    return tuple(
+        Diagnostic("warning", LFS_MESSAGE, p)
+        for p in sorted(paths)
+        if files[p].startswith(LFS_POINTER)
+    )
 
 
 def _csv_header(raw: bytes) -> tuple[str, ...]:
@@ -913,6 +932,15 @@ def read_dbt_project(
             *file_diagnostics,
             *version_diagnostics,
             *orphans,
+            *lfs_diagnostics(
+                [
+                    p
+                    for p in files
+                    if p.endswith(".csv")
+                    and under(relative(project_dir, p), project.seed_paths) is not None
+                ],
+                files,
+            ),
             *suppression_diagnostics,
         ),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from semverlint.config import Config
 from semverlint.discover import CONFIG_MARKER
+from semverlint.loaders.dbt import LFS_MESSAGE, LFS_POINTER
 from semverlint.interface import Column, Diagnostic, Interface, Model, Project, fold
 from semverlint.yamlio import decode
 
@@ -64,6 +65,9 @@ def load_sql_project(
     texts: dict[str, str] = {}
     for path in sorted(p for p in files if p.endswith(".sql")):
         raw = files[path]
+        if raw.startswith(LFS_POINTER):
+            diagnostics.append(Diagnostic("warning", LFS_MESSAGE, path))
+            continue
         if b"\x00" in raw[:8192] or len(raw) > MAX_FILE_BYTES:
             diagnostics.append(
                 Diagnostic("warning", "skipped SQL file: binary or larger than 2 MiB", path)

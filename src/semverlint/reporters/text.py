@@ -13,6 +13,15 @@ from semverlint.classify import Change
 from semverlint.report import ProjectReport, Report
 
 STYLES = {"major": "bold red", "minor": "yellow", "patch": "cyan", "none": "dim"}
+# Control characters from the repository (a newline in a column name, ESC, CR) would let
+# content start lines of its own: a forged '::error' workflow command, or terminal escapes.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def _s(value: object) -> str:
+    """Repository text made safe to print: control characters shown escaped."""
+    return str(value).translate(_CONTROL)
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -57,8 +66,8 @@ def _bump(bump: str) -> Text:
 def _project(project: ProjectReport) -> Iterator[Text]:
     declared = f"{project.declared_base or '-'} -> {project.declared_head or '-'}"
     yield Text.assemble(
-        (project.name, "bold"),
-        f" ({project.kind}, {project.path})  version {declared}",
+        (_s(project.name), "bold"),
+        f" ({project.kind}, {_s(project.path)})  version {_s(declared)}",
     )
     if not project.changes:
         yield Text("  no interface changes", style="dim")
@@ -68,37 +77,44 @@ def _project(project: ProjectReport) -> Iterator[Text]:
     for model, changes in by_model.items():
         worst = max(changes, key=lambda c: rank(c.bump) if c.counts else -1)
         where = worst.path or ""
-        yield Text.assemble("  ", (model, "bold"), f"  [{changes[0].access}]  ", (where, "dim"))
+        yield Text.assemble(
+            "  ", (_s(model), "bold"), f"  [{changes[0].access}]  ", (_s(where), "dim")
+        )
         for change in sorted(changes, key=lambda c: (-rank(c.bump), c.column or "", c.rule)):
-            yield _change(change)
+            yield from _change(change)
     for diagnostic in project.diagnostics:
         location = (
             f"{diagnostic.path}:{diagnostic.line}" if diagnostic.line else (diagnostic.path or "")
         )
         style = "red" if diagnostic.level == "error" else "yellow"
         yield Text.assemble(
-            "  ", (f"{diagnostic.level}: ", style), f"{location}: {diagnostic.message}"
+            "  ", (f"{diagnostic.level}: ", style), f"{_s(location)}: {_s(diagnostic.message)}"
         )
     yield _verdict(project)
 
 
-def _change(change: Change) -> Text:
+def _change(change: Change) -> Iterator[Text]:
     line = Text("    ")
     line.append_text(_bump(change.bump))
     line.append(f" {change.rule:<28} ", style="bold" if change.counts else "dim")
-    line.append(change.message)
+    line.append(_s(change.message))
     if change.line:
-        line.append(f"  ({change.path}:{change.line})", style="dim")
+        line.append(f"  ({_s(change.path)}:{change.line})", style="dim")
+    yield line
+    details = []
     if change.via:
-        line.append(f"\n          via {' -> '.join(change.via)}", style="dim")
+        details.append(f"via {' -> '.join(change.via)}")
     if change.impact:
-        users = ", ".join(f"{i.model}.{i.column}" if i.column else i.model for i in change.impact)
-        line.append(f"\n          breaks {users}", style="dim")
+        details.append(
+            "breaks "
+            + ", ".join(f"{i.model}.{i.column}" if i.column else i.model for i in change.impact)
+        )
     if change.note:
-        line.append(f"\n          {change.note}", style="dim")
+        details.append(change.note)
     if change.ignored is not None:
-        line.append(f"\n          ignored: {change.ignored.reason}", style="dim")
-    return line
+        details.append(f"ignored: {change.ignored.reason}")
+    for detail in details:
+        yield Text(f"          {_s(detail)}", style="dim")
 
 
 def _verdict(project: ProjectReport) -> Text:
@@ -106,9 +122,9 @@ def _verdict(project: ProjectReport) -> Text:
     suggestion = f", release {project.suggested_version}" if project.suggested_version else ""
     if project.ok:
         return Text.assemble(("  ok ", "bold green"), f"required bump: {need}{suggestion}")
-    text = Text.assemble(("  FAIL ", "bold red"), f"required bump: {need}{suggestion}")
+    text = Text.assemble(("  FAIL ", "bold red"), f"required bump: {need}{_s(suggestion)}")
     for reason in project.reasons:
-        text.append(f"\n    - {reason}")
+        text.append("\n    - " + _s(reason))
     return text
 
 
@@ -118,12 +134,12 @@ def _overall(report: Report) -> Text:
     if failed:
         return Text.assemble(
             ("FAIL ", "bold red"),
-            f"{', '.join(failed)}: the declared version is too small or the policy is not met",
+            f"{_s(', '.join(failed))}: the declared version is too small or the policy is not met",
         )
     suggestions = ", ".join(
         f"{p.name} {p.suggested_version}" for p in report.projects if p.suggested_version
     )
     return Text.assemble(
         ("OK ", "bold green"),
-        f"required bump: {bump}" + (f"; suggested: {suggestions}" if suggestions else ""),
+        f"required bump: {bump}" + (f"; suggested: {_s(suggestions)}" if suggestions else ""),
     )
