@@ -323,12 +323,6 @@ def test_names_cannot_inject_workflow_commands(injected: GitRepo, fmt: str) -> N
     assert not any("::notice title=semverlint::PASS" in line.split("::", 2)[1] for line in commands)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reporters/text.py): names from the repository are printed raw in the text "
-    "format, so a column or file name with a newline starts a line with '::notice' / "
-    "'::warning' (a GitHub Actions workflow command) and ESC/CR reach the terminal",
-)
 def test_text_output_carries_no_workflow_command_or_control_character(injected: GitRepo) -> None:
     result = semverlint("diff", "HEAD~1..HEAD", "--repo", injected.path)
     assert result.code == 0, result.stderr

@@ -300,15 +300,9 @@ def test_a_symlink_in_the_working_tree_is_not_followed(git_repo: GitRepo) -> Non
 
 MESSY_CASES += 2
 
-# --- gaps found by this suite, for their owners ------------------------------------------------
+# --- found by this suite and since fixed by their owners ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (loaders/dbt.py): a Git LFS pointer committed as a .sql model or .csv seed is "
-    "read as content (a SQL parse error; a seed whose header is 'version https://...'): it "
-    "should be a diagnostic 'Git LFS pointer: not fetched' naming the file",
-)
 def test_git_lfs_pointers_are_a_diagnostic(git_repo: GitRepo) -> None:
     shop(git_repo)
     git_repo.write("models/orders.sql", LFS_POINTER)
@@ -329,12 +323,6 @@ def test_yaml_warnings_reach_the_report(git_repo: GitRepo) -> None:
     assert any(p == "models/more.yml" and "not UTF-8" in m for _, p, m in diagnostics)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (snapshot.py / loaders/dbt.py): a symlink inside the repository pointing at a "
-    "model file (dbt follows it) is dropped without a word, so the model is reported removed; "
-    "expected at least a diagnostic naming the link",
-)
 def test_a_symlink_inside_the_repository_is_named(git_repo: GitRepo) -> None:
     shop(git_repo)
     git_repo.write("shared/orders.sql", SQL)
