@@ -46,7 +46,6 @@ def test_alter_table_in_a_later_file_applies_to_the_net_schema(warehouse: GitRep
     assert ("column-removed", "orders", "status") in found
 
 
-@pytest.mark.xfail(strict=True, reason="pending: sql.py attributes unqualified columns of a single source")
 def test_a_query_reading_a_dropped_column_breaks(warehouse: GitRepo) -> None:
     warehouse.write("ddl/002_alter.sql", "alter table orders drop column status;\n")
     found = _diff(warehouse)
