@@ -408,9 +408,12 @@ def _git_environment() -> dict[str, str]:
     # GIT_TERMINAL_PROMPT=0: a partial clone's lazy fetch must never block on a password prompt.
     # core.fsmonitor=false: the configured fsmonitor is a program; reading must not start it.
     count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    # GIT_NO_LAZY_FETCH=1: a partial clone reports a missing blob instead of fetching it
+    # (git 2.44 and later; older git ignores it, see SECURITY.md).
     return {
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_TERMINAL_PROMPT": "0",
+        "GIT_NO_LAZY_FETCH": "1",
         "GIT_CONFIG_COUNT": str(count + 1),
         f"GIT_CONFIG_KEY_{count}": "core.fsmonitor",
         f"GIT_CONFIG_VALUE_{count}": "false",
