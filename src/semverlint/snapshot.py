@@ -230,10 +230,7 @@ class _Blobs:
                 raise RepositoryError(f"git object {oid} is a {stream.type.decode()}, not a file")
             data: bytes = stream.read()
         except (GitError, OSError, ValueError) as exc:
-            raise RepositoryError(
-                f"cannot read git object {oid}: {exc}",
-                hint="the repository may be damaged or a partial clone: run `git fsck`",
-            ) from exc
+            raise _missing(oid, exc) from exc
         return data
 
     def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
@@ -255,6 +252,21 @@ class _Blobs:
         if status != 0:
             raise RepositoryError(f"`git cat-file` failed: {os.fsdecode(error).strip()}")
         return parse_cat_file_batch(output, wanted)
+
+
+def _missing(oid: str, exc: Exception) -> RepositoryError:
+    """A blob git cannot give: in a partial clone it was never fetched, and we never fetch."""
+    if "empty" in str(exc) or "missing" in str(exc):
+        return RepositoryError(
+            f"git object {oid} is not in this repository: a partial clone (--filter=blob:none) "
+            "leaves file contents on the server, and semverlint never fetches",
+            hint="fetch the blobs first (`git fetch --refetch origin` or a clone without --filter; "
+            "in GitHub Actions, actions/checkout without `filter:`)",
+        )
+    return RepositoryError(
+        f"cannot read git object {oid}: {exc}",
+        hint="the repository may be damaged: run `git fsck`",
+    )
 
 
 # --- snapshots ---------------------------------------------------------------------------------
