@@ -607,7 +607,8 @@ class _Walked:
     tables: list[exp.Table] = field(default_factory=list)
     selects: list[exp.Select] = field(default_factory=list)  # outer before inner
     sources: list[_Source] = field(default_factory=list)
-    qualifiers: list[tuple[exp.Column, int]] = field(default_factory=list)  # -> sources index
+    bindings: dict[int, dict[str, int]] = field(default_factory=dict)  # select -> sources
+    qualified: list[exp.Column] = field(default_factory=list)  # columns with a qualifier
     # Sources only sqlglot's qualify_tables knows how to name (see _prepare).
     unusual: bool = False
 
@@ -623,15 +624,16 @@ def _normalise(tree: exp.Expr, glot: Dialect, bind: bool = False) -> _Walked:
     Each name is remembered as written (the report shows the author's spelling), folded as
     the dialect folds it, and unquoted where quotes change nothing, so `"amount"` and `amount`
     canonicalise alike (the generator re-quotes names that need it). Window frame words are
-    spelled in upper case. With ``bind``, each SELECT's sources and the columns qualified by
-    them are noted too, for _name_sources.
+    spelled in upper case. With ``bind``, each SELECT's sources and the qualified columns are
+    noted too, for _name_sources.
     """
     walked = _Walked()
     fold = _folder(glot)
-    # (node, source index by the qualifiers in scope there); depth first, in written order.
-    stack: list[tuple[exp.Expr, dict[str, int]]] = [(tree, {})]
+    stack: list[object] = [tree]  # depth first, in written order
     while stack:
-        node, bound = stack.pop()
+        node = stack.pop()
+        if not isinstance(node, exp.Expr):
+            continue
         if isinstance(node, exp.Identifier):
             fold(node)
             continue
@@ -641,15 +643,13 @@ def _normalise(tree: exp.Expr, glot: Dialect, bind: bool = False) -> _Walked:
             if node.args.get("db"):
                 walked.unusual = True
             table = node.args.get("table")
-            if bound and isinstance(table, exp.Identifier):
+            if bind and isinstance(table, exp.Identifier):
                 fold(table)
-                index = bound.get(table.this)
-                if index is not None:
-                    walked.qualifiers.append((node, index))
+                walked.qualified.append(node)
         elif isinstance(node, exp.Select):
             walked.selects.append(node)
             if bind:
-                bound = _bind(node, bound, walked, fold)
+                _bind(node, walked, fold)
         elif isinstance(node, exp.Table):
             walked.tables.append(node)
             if not isinstance(node.this, exp.Identifier):
@@ -667,12 +667,10 @@ def _normalise(tree: exp.Expr, glot: Dialect, bind: bool = False) -> _Walked:
         elif isinstance(node, _UNUSUAL):
             walked.unusual = True
         for value in reversed(node.args.values()):
-            if isinstance(value, exp.Expr):
-                stack.append((value, bound))
-            elif isinstance(value, list):
-                stack.extend(
-                    (child, bound) for child in reversed(value) if isinstance(child, exp.Expr)
-                )
+            if type(value) is list:
+                stack.extend(reversed(value))
+            elif isinstance(value, exp.Expr):
+                stack.append(value)
     return walked
 
 
@@ -726,13 +724,8 @@ def _folder(glot: Dialect) -> Callable[[exp.Identifier], None]:
     return fold
 
 
-def _bind(
-    select: exp.Select,
-    bound: dict[str, int],
-    walked: _Walked,
-    fold: Callable[[exp.Identifier], None],
-) -> dict[str, int]:
-    """Note ``select``'s sources; the qualifiers in scope inside it, innermost winning."""
+def _bind(select: exp.Select, walked: _Walked, fold: Callable[[exp.Identifier], None]) -> None:
+    """Note ``select``'s sources, by the qualifier its columns name each by."""
     own: dict[str, int] = {}
     for item in _source_items(select):
         alias = item.args.get("alias")
@@ -751,7 +744,8 @@ def _bind(
         if written:
             own[written] = len(walked.sources)
         walked.sources.append(_Source(select, item, alias, written))
-    return {**bound, **own} if own else bound
+    if own:
+        walked.bindings[id(select)] = own
 
 
 def _name_sources(walked: _Walked) -> None:
@@ -784,8 +778,16 @@ def _name_sources(walked: _Walked) -> None:
             alias = exp.TableAlias()
             source.item.set("alias", alias)
         alias.set("this", exp.to_identifier(readable[index]))
-    for column, index in walked.qualifiers:
-        column.set("table", exp.to_identifier(readable[index]))
+    for column in walked.qualified:
+        # The innermost enclosing SELECT with a source of that name is the one it means.
+        qualifier = column.args["table"].name
+        node = column.parent
+        while node is not None:
+            own = walked.bindings.get(id(node)) if isinstance(node, exp.Select) else None
+            if own and qualifier in own:
+                column.set("table", exp.to_identifier(readable[own[qualifier]]))
+                break
+            node = node.parent
 
 
 def _rename_ctes(ctes: list[exp.CTE], tables: list[exp.Table]) -> None:
@@ -1185,7 +1187,9 @@ class _Render:
 
     Hooks into the generator's per-instance dispatch table (sqlglot is pinned; subclassing
     is no option, as the compiled sqlglotc forbids it). Not thread-safe: one per thread and
-    dialect (see _renderer).
+    dialect (see _renderer). The generator rewrites in place a few constructs a dialect
+    lacks (QUALIFY in Postgres, DISTINCT ON in Snowflake); a node's first text is the one
+    remembered, and the order of rendering is fixed, so texts stay deterministic.
     """
 
     def __init__(self, dialect: str | None) -> None:
@@ -1539,6 +1543,7 @@ class _Resolver:
         self.upstream = upstream
         self.spelling: dict[str, str] = {}  # normalised upstream name -> as upstream spells it
         self.listed: dict[str, _Names] = {}  # relation key -> its normalised upstream columns
+        self.relations: dict[int, str] = {}  # table node -> relation key
         self.memo: dict[tuple[int, str], tuple[_Text | None, _Lineage]] = {}
         self.unresolved: set[str] = set()
         self.missing: set[tuple[str, str]] = set()  # (column, relation) it is not an output of
@@ -1565,7 +1570,10 @@ class _Resolver:
                 self.query_outputs[id(query)] = _select_outputs(query, items)
 
     def relation(self, table: exp.Table) -> str:
-        return _relation_key(table, self.glot)
+        key = self.relations.get(id(table))
+        if key is None:
+            key = self.relations[id(table)] = _relation_key(table, self.glot)
+        return key
 
     def relation_columns(self, key: str) -> _Names:
         if key not in self.listed:
@@ -1638,16 +1646,13 @@ class _Resolver:
 
     def source(self, column: exp.Column) -> exp.Table | Scope | None:
         """What ``column``'s qualifier names, looked up from its own query outwards."""
-        if not column.table:
+        qualifier = column.table
+        if not qualifier:
             return None
         select = column.find_ancestor(exp.Select)
-        scope = self.scopes.get(id(select)) if select is not None else None
-        while scope is not None:
-            found = scope.sources.get(column.table)
-            if found is not None:
-                return found
-            scope = scope.parent
-        return None
+        return _lookup_source(
+            self.scopes.get(id(select)) if select is not None else None, qualifier
+        )
 
     def unqualified(self, column: exp.Column) -> tuple[_Text | None, _Lineage]:
         # A lateral reference to an earlier projection's alias, or a column of one of several
@@ -1777,7 +1782,7 @@ class _Resolver:
         sql_known = self.sql_known.get(id(scope), {})
         chosen = candidates if len(candidates) == 1 else []
         if not chosen:
-            chosen = [c for c in candidates if name_in(sql_known.get(c[0]), c[1])]
+            chosen = [c for c in candidates if _name_in(sql_known.get(c[0]), c[1])]
         if len(chosen) == 1:
             target, original, replacement = chosen[0]
             if replacement is not None:
@@ -1787,7 +1792,7 @@ class _Resolver:
         # Several could: upstream columns decide the lineage (the first source listing it,
         # as a star's duplicates resolve), else every source whose columns are unknown.
         known = self.known.get(id(scope), {})
-        listing = [c for c in candidates if name_in(known.get(c[0]), c[1])]
+        listing = [c for c in candidates if _name_in(known.get(c[0]), c[1])]
         maybe = listing[:1] or [c for c in candidates if known.get(c[0]) is None]
         found: set[tuple[str, str]] = set()
         for target, original, replacement in maybe:
@@ -1889,14 +1894,16 @@ class _Resolver:
         return unknown
 
     def diagnostics(self, scopes: list[Scope], qualified: _Qualified) -> tuple[str, ...]:
-        # Every column the query reads from a base relation, not only those it outputs.
+        # Every column the query reads from a base relation, not only those it outputs. A
+        # scope comes before its parents: a correlated column is looked up from its own.
         seen: set[int] = set()
-        for scope in scopes:
+        for scope in scopes if self.upstream else ():
             for column in qualified.columns.get(id(scope), []):
-                if id(column) in seen or not column.table:
+                qualifier = column.table
+                if not qualifier or id(column) in seen:
                     continue
                 seen.add(id(column))
-                source = self.source(column)
+                source = _lookup_source(scope, qualifier)
                 if isinstance(source, exp.Table):
                     self.table_lineage(source, column.name, "")
         return (
@@ -1912,7 +1919,17 @@ class _Resolver:
         )
 
 
-def name_in(names: _Names, name: str) -> bool:
+def _lookup_source(scope: Scope | None, qualifier: str) -> exp.Table | Scope | None:
+    """What a qualifier names, from ``scope`` outwards."""
+    while scope is not None:
+        found = scope.sources.get(qualifier)
+        if found is not None:
+            return found
+        scope = scope.parent
+    return None
+
+
+def _name_in(names: _Names, name: str) -> bool:
     return names is not None and name in names
 
 
