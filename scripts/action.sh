@@ -151,21 +151,22 @@ check() {
   local range format="${INPUT_FORMAT:-github}" args=() report code
   range="$(resolve_range)"
   log "checking $range"
-  args=(check "$range")
+  args=(check)
   [ -z "${INPUT_CONFIG:-}" ] || args+=(--config "$INPUT_CONFIG")
   [ -z "${INPUT_FAIL_ON:-}" ] || args+=(--fail-on "$INPUT_FAIL_ON")
   [ -z "${INPUT_PROJECT:-}" ] || args+=(--project "$INPUT_PROJECT")
 
   report="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/semverlint-report.json"
   code=0
-  semverlint "${args[@]}" --format json >"$report" || code=$?
+  # `--` ends the options: whatever the range says, it is never read as one.
+  semverlint "${args[@]}" --format json -- "$range" >"$report" || code=$?
   [ "$code" -le 1 ] || exit "$code" # the message is already on stderr
   write_outputs "$report"
   if [ "$format" = "json" ]; then
     cat "$report"
   else
     code=0
-    semverlint "${args[@]}" --format "$format" || code=$?
+    semverlint "${args[@]}" --format "$format" -- "$range" || code=$?
   fi
   exit "$code"
 }
