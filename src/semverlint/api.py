@@ -94,7 +94,8 @@ def _blob_id(raw: bytes) -> str:
 
 
 def list_projects(snapshot: SnapshotLike, options: Options) -> dict[str, Listing]:
-    """The wanted projects of a snapshot and their files, identified by object id, read no further."""
+    """The wanted projects of a snapshot and their files, identified by object id, read no
+    further."""
     paths = snapshot.paths()
     refs = [r for r in discover(paths) if _wanted(r, options.project)]
     nested = frozenset(r.path for r in refs)
@@ -271,7 +272,8 @@ def _bump_or_none(value: str | None) -> Bump | None:
 
 
 def _diagnostics(base: LoadedProject | None, head: LoadedProject | None) -> tuple[Diagnostic, ...]:
-    """Head's diagnostics, and base's where head has none for that file: noise from history is not news."""
+    """Head's diagnostics, and base's where head has none for that file: noise from history
+    is not news."""
     head_diags = [
         *(head.diagnostics if head else ()),
         *(head.interface.diagnostics if head and head.interface else ()),
@@ -412,7 +414,8 @@ class Request:
 
 
 def run(request: Request, catalogue: Catalogue) -> Report:
-    """The whole run against a git repository; raises SemverlintError for a run that cannot be done."""
+    """The whole run against a git repository; raises SemverlintError for a run that cannot
+    be done."""
     from semverlint.revisions import parse_range
     from semverlint.snapshot import Repository
 

@@ -1,4 +1,5 @@
-"""A content-addressed cache of rendered and analysed models: in memory for one run, on disk across runs.
+"""A content-addressed cache of rendered and analysed models: in memory for one run, on disk
+across runs.
 
 Keys hash everything a result depends on (tool and sqlglot versions, dialect, the
 model's text, the project's macros and vars, upstream columns), so a stale entry

@@ -1,4 +1,5 @@
-"""Views of the rule catalogue: the rules table, `explain`, JSON and docs/rules.md, all from the TOML."""
+"""Views of the rule catalogue: the rules table, `explain`, JSON and docs/rules.md, all from
+the TOML."""
 
 from __future__ import annotations
 
@@ -55,7 +56,10 @@ def rules_text(color: bool) -> str:
 def _example_text(rule: Rule) -> str:
     before = rule.example.before or "(file absent)\n"
     after = rule.example.after or "(file absent)\n"
-    return f"{rule.example.file}, before:\n{_indent(before)}\n{rule.example.file}, after:\n{_indent(after)}"
+    return (
+        f"{rule.example.file}, before:\n{_indent(before)}\n"
+        f"{rule.example.file}, after:\n{_indent(after)}"
+    )
 
 
 def _indent(text: str) -> str:
@@ -72,7 +76,8 @@ def explain_text(rule: Rule, color: bool = False) -> str:
         f"Override it in semverlint.yml (or [tool.semverlint] in pyproject.toml):\n"
         f"    rules:\n      {rule.id}: minor    # or major, patch, none, off\n"
         f"Accept one occurrence instead:\n"
-        f'    ignore:\n      - rule: {rule.id}\n        model: <model glob>\n        reason: "why it is safe"\n\n'
+        f"    ignore:\n      - rule: {rule.id}\n        model: <model glob>\n"
+        f'        reason: "why it is safe"\n\n'
         f"Reference: {rule.reference}\n"
     )
 
@@ -82,7 +87,8 @@ def rules_markdown(catalogue: Catalogue) -> str:
     out = [
         "# Rules",
         "",
-        "Generated from `src/semverlint/rules/catalogue/` by `python -m semverlint.catalogue_view`.",
+        "Generated from `src/semverlint/rules/catalogue/` by "
+        "`python -m semverlint.catalogue_view`.",
         "",
     ]
     out += ["| rule | bump | category | summary |", "|---|---|---|---|"]

@@ -90,12 +90,17 @@ def classify(
     today: dt.date,
     suppressions: Mapping[str, tuple[Suppression, ...]] | None = None,
 ) -> tuple[tuple[Change, ...], tuple[Diagnostic, ...]]:
-    """Changes from deltas; `suppressions` are the head's inline ones by model label (lower case)."""
+    """Changes from deltas; `suppressions` are the head's inline ones by model label (lower
+    case)."""
     changes: list[Change] = []
     for delta in deltas:
         rule = catalogue[delta.kind]
         override = config.rule_override(rule.id)
-        if override is None and rule.id == "column-order-changed" and config.column_order == "breaking":
+        if (
+            override is None
+            and rule.id == "column-order-changed"
+            and config.column_order == "breaking"
+        ):
             override = "major"  # consumers that insert or read by position break on a reorder
         if override == "off":
             continue
@@ -175,7 +180,8 @@ def expired_ignores(entries: tuple[IgnoreEntry, ...], today: dt.date) -> Iterabl
         if entry.until is not None and today > entry.until:
             yield Diagnostic(
                 "warning",
-                f"ignore of {entry.rule} ({entry.reason}) expired on {entry.until.isoformat()} and no longer applies",
+                f"ignore of {entry.rule} ({entry.reason}) expired on {entry.until.isoformat()} "
+                "and no longer applies",
                 entry.source,
                 entry.line,
             )

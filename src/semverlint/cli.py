@@ -74,7 +74,10 @@ NoCacheOpt = Annotated[
     bool,
     typer.Option(
         "--no-cache",
-        help="Neither read nor write the analysis cache (kept in $SEMVERLINT_CACHE_DIR, else the user cache directory).",
+        help=(
+            "Neither read nor write the analysis cache "
+            "(kept in $SEMVERLINT_CACHE_DIR, else the user cache directory)."
+        ),
     ),
 ]
 
@@ -87,7 +90,8 @@ def _fail(error: SemverlintError) -> NoReturn:
 
 
 def _guard(action: Callable[[], T]) -> T:
-    """Run the work of a command; a run that cannot be done exits 2 with a message, never a traceback."""
+    """Run the work of a command; a run that cannot be done exits 2 with a message, never a
+    traceback."""
     try:
         return action()
     except SemverlintError as error:
@@ -97,7 +101,8 @@ def _guard(action: Callable[[], T]) -> T:
             raise
         typer.echo(f"semverlint: internal error: {type(error).__name__}: {error}", err=True)
         typer.echo(
-            "  hint: this is a bug in semverlint; rerun with SEMVERLINT_DEBUG=1 and report the traceback",
+            "  hint: this is a bug in semverlint; "
+            "rerun with SEMVERLINT_DEBUG=1 and report the traceback",
             err=True,
         )
         raise typer.Exit(2) from None

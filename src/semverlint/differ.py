@@ -298,7 +298,8 @@ BREAKING_KINDS = frozenset(
 def _diff_latest(
     before: dict[str, Model], after: dict[str, Model], judge: TypeJudge
 ) -> Iterator[Delta]:
-    """Unpinned `ref('m')` follows latest_version: judge the move by the two versions' interfaces."""
+    """Unpinned `ref('m')` follows latest_version: judge the move by the two versions'
+    interfaces."""
     old_latest = {fold_name(m): m for m in before.values() if m.version is not None and m.is_latest}
     new_latest = {fold_name(m): m for m in after.values() if m.version is not None and m.is_latest}
     for name in sorted(old_latest.keys() & new_latest.keys()):

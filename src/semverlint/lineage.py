@@ -98,7 +98,8 @@ def _suggest_versioning(changes: tuple[Change, ...], head: Interface | None) -> 
 
 
 def versioning_violations(changes: tuple[Change, ...], head: Interface | None) -> tuple[str, ...]:
-    """A breaking edit to an existing version of a versioned, contracted public model must be a new version."""
+    """A breaking edit to an existing version of a versioned, contracted public model must be
+    a new version."""
     reasons: dict[str, list[str]] = {}
     next_version: dict[str, str] = {}
     for change in changes:
@@ -113,7 +114,8 @@ def versioning_violations(changes: tuple[Change, ...], head: Interface | None) -
         next_version[model.label] = _next(model)
     return tuple(
         f"{label} is a released version of a contracted public model; its breaking changes "
-        f"({', '.join(sorted(set(found)))}) must ship as a new version: add `- v: {next_version[label]}` under "
+        f"({', '.join(sorted(set(found)))}) must ship as a new version: "
+        f"add `- v: {next_version[label]}` under "
         f"`versions:` and leave {label} as it was"
         for label, found in sorted(reasons.items())
     )

@@ -202,7 +202,8 @@ def reconcile(
             diagnostics.append(
                 Diagnostic(
                     "warning",
-                    f"column {column.name!r} is documented but the SQL of {model.name} does not output it",
+                    f"column {column.name!r} is documented "
+                    f"but the SQL of {model.name} does not output it",
                     model.yaml_path,
                     column.line,
                     model.name,

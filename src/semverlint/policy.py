@@ -1,4 +1,5 @@
-"""The verdict on one project: required bump, suggested version, and whether the declared one suffices."""
+"""The verdict on one project: required bump, suggested version, and whether the declared one
+suffices."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def decide(
             reasons.append(f"the version went backwards ({base} -> {head})")
         elif rank(declared) < rank(effective):
             reasons.append(
-                f"the changes need a {effective} bump but the version went {base} -> {head} ({declared}); "
+                f"the changes need a {effective} bump "
+                f"but the version went {base} -> {head} ({declared}); "
                 f"release {suggested}"
             )
     elif base is not None and head is None and required != "none":

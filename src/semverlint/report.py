@@ -1,4 +1,5 @@
-"""The report: one value holding everything a reporter prints, and its JSON form (schema_version 1)."""
+"""The report: one value holding everything a reporter prints, and its JSON form
+(schema_version 1)."""
 
 from __future__ import annotations
 

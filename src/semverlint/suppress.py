@@ -1,4 +1,5 @@
-"""Inline suppressions: `# semverlint: allow RULE -- reason` in YAML, `-- semverlint: allow ...` in SQL."""
+"""Inline suppressions: `# semverlint: allow RULE -- reason` in YAML, `-- semverlint: allow ...`
+in SQL."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def comments(text: str) -> tuple[Comment, ...]:
 def _diagnostic(comment: Comment, path: str) -> Diagnostic:
     return Diagnostic(
         "warning",
-        f"suppression of {comment.rule} has no reason and is not applied: write `semverlint: allow {comment.rule} -- why`",
+        f"suppression of {comment.rule} has no reason and is not applied: "
+        f"write `semverlint: allow {comment.rule} -- why`",
         path,
         comment.line,
     )

@@ -323,7 +323,8 @@ def _arguments(args: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _test_enabled(args: Mapping[str, Any]) -> bool:
-    """A test that is off, or checks only the rows a `where` selects, guarantees nothing of the column."""
+    """A test that is off, or checks only the rows a `where` selects, guarantees nothing of the
+    column."""
     config = args.get("config")
     if isinstance(config, dict) and (config.get("enabled") is False or config.get("where")):
         return False
@@ -439,7 +440,8 @@ def yaml_columns(entry: Mapping[str, Any]) -> tuple[Column, ...]:
 def apply_model_constraints(
     entry: Mapping[str, Any], columns: tuple[Column, ...]
 ) -> tuple[Column, ...]:
-    """Model-level not_null, check and foreign_key constraints name their columns: apply them there."""
+    """Model-level not_null, check and foreign_key constraints name their columns: apply them
+    there."""
     by_key = {c.key: c for c in columns}
     for constraint in _as_list(entry.get("constraints")):
         if not isinstance(constraint, dict) or constraint.get("type") not in (

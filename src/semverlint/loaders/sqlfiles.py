@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from semverlint.config import Config
 from semverlint.discover import CONFIG_MARKER
-from semverlint.loaders.dbt import LFS_MESSAGE, LFS_POINTER
 from semverlint.interface import Column, Diagnostic, Interface, Model, Project, fold
+from semverlint.loaders.dbt import LFS_MESSAGE, LFS_POINTER
 from semverlint.yamlio import decode
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -22,7 +22,8 @@ _LINE = re.compile(r"\bline (\d+)\b")
 
 @dataclass(frozen=True)
 class Script:
-    """All DDL files of the project as one script, applied in path order, with a way back to files."""
+    """All DDL files of the project as one script, applied in path order, with a way back to
+    files."""
 
     text: str
     starts: tuple[int, ...]  # first line of each file in the script, 1-based
@@ -56,7 +57,8 @@ def _digest(text: str) -> str:
 def load_sql_project(
     project_dir: str, files: Mapping[str, bytes], config: Config
 ) -> tuple[Interface, tuple[Diagnostic, ...]]:
-    """Tables and views from CREATE/ALTER/DROP scripts; a bare SELECT file is a model named after it."""
+    """Tables and views from CREATE/ALTER/DROP scripts; a bare SELECT file is a model named
+    after it."""
     from semverlint.facts import query_from
     from semverlint.modelsql import Analysed, reconcile
     from semverlint.sql import SqlFailure, analyse_query, parse_ddl_script

@@ -47,7 +47,8 @@ def _revision(rev: str, commit: str | None) -> str:
 def lines(report: Report) -> Iterator[Text]:
     yield Text.assemble(
         ("semverlint ", "bold"),
-        f"{_revision(report.base.rev, report.base.commit)} -> {_revision(report.head.rev, report.head.commit)}",
+        f"{_revision(report.base.rev, report.base.commit)} -> "
+        f"{_revision(report.head.rev, report.head.commit)}",
     )
     if not report.projects:
         yield Text("No projects found: add a dbt_project.yml or a semverlint.yml.", style="yellow")

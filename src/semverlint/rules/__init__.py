@@ -27,7 +27,8 @@ class CatalogueError(Exception):
 
 @dataclass(frozen=True)
 class Example:
-    """A runnable example: `file` before and after ("" = absent), beside unchanged `context` files."""
+    """A runnable example: `file` before and after ("" = absent), beside unchanged `context`
+    files."""
 
     file: str
     before: str
