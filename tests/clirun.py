@@ -30,7 +30,9 @@ class Result:
 
 @cache
 def report_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(resources.files("semverlint.schemas").joinpath("report.schema.json").read_text())
+    schema = json.loads(
+        resources.files("semverlint.schemas").joinpath("report.schema.json").read_text()
+    )
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -46,7 +48,9 @@ def _session_cache() -> Path:
     return Path(tempfile.mkdtemp(prefix="semverlint-test-cache-"))
 
 
-def semverlint(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+def semverlint(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Result:
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     # One cache per test session, never the developer's: results must not depend on it either way.
     full_env.setdefault("SEMVERLINT_CACHE_DIR", str(_session_cache()))
@@ -69,4 +73,6 @@ def semverlint(*args: str | Path, cwd: Path | None = None, env: dict[str, str] |
 
 def changes(report: dict[str, Any], project: int = 0) -> list[tuple[str, str, str | None]]:
     """(rule, model, column) of every change of one project, sorted."""
-    return sorted((c["rule"], c["model"], c["column"]) for c in report["projects"][project]["changes"])
+    return sorted(
+        (c["rule"], c["model"], c["column"]) for c in report["projects"][project]["changes"]
+    )

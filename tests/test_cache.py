@@ -1,4 +1,5 @@
-"""The analysis cache: same report with and without it, stale entries never used, corruption healed."""
+"""The analysis cache: same report with and without it, stale entries never used, corruption
+healed."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from gitrepo import GitRepo
 
 PROJECT = "name: shop\nversion: 1.0.0\nvars:\n  rate: 100\n"
 MACRO = "{% macro cents(col) %}({{ col }} / {{ var('rate') }}){% endmacro %}\n"
-STG = "select id as order_id, {{ cents('amount_cents') }} as amount from {{ source('raw', 'orders') }}\n"
-SOURCES = "sources:\n  - name: raw\n    tables:\n      - name: orders\n        columns: [{name: id}, {name: amount_cents}]\n"
+STG = (
+    "select id as order_id, {{ cents('amount_cents') }} as amount "
+    "from {{ source('raw', 'orders') }}\n"
+)
+SOURCES = (
+    "sources:\n  - name: raw\n    tables:\n      - name: orders\n"
+    "        columns: [{name: id}, {name: amount_cents}]\n"
+)
 
 
 @pytest.fixture
@@ -128,7 +135,7 @@ def test_concurrent_runs_share_a_cache_safely(shop: GitRepo, tmp_path: Path) -> 
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outputs]
     assert len({o[0] for o in outputs}) == 1
-    assert not [p for p in cache.rglob(".tmp-*")]
+    assert not list(cache.rglob(".tmp-*"))
 
 
 def test_nothing_changed_reads_no_model(shop: GitRepo, tmp_path: Path) -> None:
@@ -157,7 +164,8 @@ def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> 
         "from semverlint.cli import app\n"
         f"try:\n    app(['check', '--staged', '--repo', {str(shop.path)!r}, '--format', 'json'])\n"
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "print(sorted(m for m in ('sqlglot', 'jinja2', 'jsonschema') if m in sys.modules), file=sys.stderr)\n"
+        "print(sorted(m for m in ('sqlglot', 'jinja2', 'jsonschema') if m in sys.modules),"
+        " file=sys.stderr)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -37,7 +37,14 @@ models:
 """
 
 
-def shop(repo: GitRepo, *, version: str = "1.4.0", sql: str = ORDERS_SQL, yml: str = ORDERS_YML, prefix: str = "") -> None:
+def shop(
+    repo: GitRepo,
+    *,
+    version: str = "1.4.0",
+    sql: str = ORDERS_SQL,
+    yml: str = ORDERS_YML,
+    prefix: str = "",
+) -> None:
     repo.write(f"{prefix}dbt_project.yml", PROJECT.format(version=version))
     repo.write(f"{prefix}models/marts/orders.sql", sql)
     repo.write(f"{prefix}models/marts/orders.yml", yml)
@@ -94,7 +101,9 @@ def test_zero_major_versions_need_only_a_minor_bump_for_breaking_changes(git_rep
 
 
 def test_equivalent_types_and_case_are_not_changes(repo: GitRepo) -> None:
-    renamed = ORDERS_YML.replace("data_type: int\n", "data_type: INTEGER\n").replace("name: status", "name: STATUS")
+    renamed = ORDERS_YML.replace("data_type: int\n", "data_type: INTEGER\n").replace(
+        "name: status", "name: STATUS"
+    )
     repo.write("models/marts/orders.yml", renamed)
     repo.commit("cosmetic")
     report = semverlint("check", "HEAD~1..HEAD", "--repo", repo.path, "--format", "json")
@@ -128,7 +137,9 @@ def test_working_tree_index_and_single_revision_ranges(repo: GitRepo) -> None:
     worktree = semverlint("diff", "--repo", repo.path, "--format", "json").json
     assert worktree["head"] == {"rev": "working tree", "commit": None}
     assert ("unique-removed", "orders", "order_id") in changes(worktree)
-    assert changes(semverlint("diff", "--staged", "--repo", repo.path, "--format", "json").json) == []
+    assert (
+        changes(semverlint("diff", "--staged", "--repo", repo.path, "--format", "json").json) == []
+    )
     repo.run("add", "-A")
     staged = semverlint("diff", "--staged", "--repo", repo.path, "--format", "json").json
     assert staged["head"]["rev"] == "index"
@@ -139,12 +150,17 @@ def test_working_tree_index_and_single_revision_ranges(repo: GitRepo) -> None:
 
 def test_three_dot_range_starts_from_the_merge_base(repo: GitRepo) -> None:
     repo.branch("feature")
-    repo.write("models/marts/orders.sql", "select 1 as order_id, 'open' as status, 10.5 as amount, 1 as qty\n")
+    repo.write(
+        "models/marts/orders.sql",
+        "select 1 as order_id, 'open' as status, 10.5 as amount, 1 as qty\n",
+    )
     repo.commit("main adds qty")
     repo.checkout("feature")
     repo.write("models/marts/orders.yml", ORDERS_YML.replace("[not_null, unique]", "[not_null]"))
     repo.commit("feature drops unique")
-    three = changes(semverlint("diff", "main...feature", "--repo", repo.path, "--format", "json").json)
+    three = changes(
+        semverlint("diff", "main...feature", "--repo", repo.path, "--format", "json").json
+    )
     two = changes(semverlint("diff", "main..feature", "--repo", repo.path, "--format", "json").json)
     assert three == [("unique-removed", "orders", "order_id")]
     assert ("column-removed", "orders", "qty") in two
@@ -159,7 +175,9 @@ def test_bare_repository_and_remote_tracking_names(repo: GitRepo, tmp_path: Path
     assert report.code == 0, report.stderr
     assert ("column-removed", "orders", "amount") in changes(report.json)
     clone = repo.clone(tmp_path / "clone")
-    remote = semverlint("diff", "origin/main~1..origin/main", "--repo", clone.path, "--format", "json")
+    remote = semverlint(
+        "diff", "origin/main~1..origin/main", "--repo", clone.path, "--format", "json"
+    )
     assert changes(remote.json) == changes(report.json)
     worktree = semverlint("diff", "--repo", bare)
     assert worktree.code == 2
@@ -179,7 +197,9 @@ def test_bare_repository_and_remote_tracking_names(repo: GitRepo, tmp_path: Path
         (("explain", "colum-removed"), "did you mean column-removed"),
     ],
 )
-def test_bad_input_exits_2_with_a_message(repo: GitRepo, args: tuple[str, ...], needle: str) -> None:
+def test_bad_input_exits_2_with_a_message(
+    repo: GitRepo, args: tuple[str, ...], needle: str
+) -> None:
     result = semverlint(*args, "--repo", repo.path) if args[0] != "explain" else semverlint(*args)
     assert result.code == 2
     assert needle in result.stderr
@@ -205,11 +225,15 @@ def test_shallow_clone_missing_the_base_says_what_to_fetch(repo: GitRepo, tmp_pa
 
 def test_monorepo_projects_are_versioned_separately(git_repo: GitRepo) -> None:
     shop(git_repo, prefix="shop/")
-    git_repo.write("finance/dbt_project.yml", PROJECT.replace("shop", "finance").format(version="2.1.0"))
+    git_repo.write(
+        "finance/dbt_project.yml", PROJECT.replace("shop", "finance").format(version="2.1.0")
+    )
     git_repo.write("finance/models/marts/revenue.sql", "select 1 as day, 2 as revenue\n")
     git_repo.commit("two projects")
     git_repo.write("finance/models/marts/revenue.sql", "select 1 as day, 2 as revenue, 3 as cost\n")
-    git_repo.write("finance/dbt_project.yml", PROJECT.replace("shop", "finance").format(version="2.2.0"))
+    git_repo.write(
+        "finance/dbt_project.yml", PROJECT.replace("shop", "finance").format(version="2.2.0")
+    )
     git_repo.write("shop/models/marts/orders.sql", "select 1 as order_id\n")
     git_repo.commit("change both")
     result = semverlint("check", "HEAD~1..HEAD", "--repo", git_repo.path, "--format", "json")
@@ -218,7 +242,9 @@ def test_monorepo_projects_are_versioned_separately(git_repo: GitRepo) -> None:
     assert projects["finance"]["path"] == "finance"
     assert (projects["finance"]["required_bump"], projects["finance"]["ok"]) == ("minor", True)
     assert (projects["shop"]["required_bump"], projects["shop"]["ok"]) == ("major", False)
-    only = semverlint("check", "HEAD~1..HEAD", "--repo", git_repo.path, "--project", "finance", "--format", "json")
+    only = semverlint(
+        "check", "HEAD~1..HEAD", "--repo", git_repo.path, "--project", "finance", "--format", "json"
+    )
     assert only.code == 0
     assert [p["name"] for p in only.json["projects"]] == ["finance"]
 
@@ -233,7 +259,9 @@ def test_text_report_is_plain_when_not_a_terminal(repo: GitRepo) -> None:
     assert "release 2.0.0" in result.stdout
     colored = semverlint("diff", "HEAD~1..HEAD", "--repo", repo.path, env={"FORCE_COLOR": "1"})
     assert "\x1b[" in colored.stdout
-    no_color = semverlint("diff", "HEAD~1..HEAD", "--repo", repo.path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    no_color = semverlint(
+        "diff", "HEAD~1..HEAD", "--repo", repo.path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}
+    )
     assert "\x1b[" not in no_color.stdout
 
 
@@ -300,15 +328,21 @@ def test_version_does_not_import_heavy_modules() -> None:
     import subprocess
     import sys
 
-    code = "import sys; from semverlint.cli import app; print(sorted(m for m in ('sqlglot', 'jsonschema', 'git', 'jinja2') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; from semverlint.cli import app; "
+        "print(sorted(m for m in ('sqlglot', 'jsonschema', 'git', 'jinja2') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
     yml = ORDERS_YML.replace(
         "      - name: order_id\n",
-        "      # semverlint: allow unique-removed -- ids are unique by construction (TICKET-7)\n      - name: order_id\n",
+        "      # semverlint: allow unique-removed -- ids are unique by construction (TICKET-7)\n"
+        "      - name: order_id\n",
     ).replace("[not_null, unique]", "[not_null]")
     repo.write("models/marts/orders.yml", yml)
     repo.write(
@@ -331,9 +365,15 @@ def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
 
 
 def test_column_order_is_breaking_when_configured(repo: GitRepo) -> None:
-    repo.write("models/marts/orders.sql", "select 'open' as status, 1 as order_id, 10.5 as amount\n")
+    repo.write(
+        "models/marts/orders.sql", "select 'open' as status, 1 as order_id, 10.5 as amount\n"
+    )
     default = semverlint("diff", "--repo", repo.path, "--format", "json").json["projects"][0]
-    assert [(c["rule"], c["bump"]) for c in default["changes"]] == [("column-order-changed", "none")]
+    assert [(c["rule"], c["bump"]) for c in default["changes"]] == [
+        ("column-order-changed", "none")
+    ]
     repo.write("semverlint.yml", "column-order: breaking\n")
     strict = semverlint("diff", "--repo", repo.path, "--format", "json").json["projects"][0]
-    assert [(c["rule"], c["bump"]) for c in strict["changes"]] == [("column-order-changed", "major")]
+    assert [(c["rule"], c["bump"]) for c in strict["changes"]] == [
+        ("column-order-changed", "major")
+    ]

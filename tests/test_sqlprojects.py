@@ -37,7 +37,8 @@ def _diff(repo: GitRepo) -> list[tuple[str, str, str | None]]:
 def test_alter_table_in_a_later_file_applies_to_the_net_schema(warehouse: GitRepo) -> None:
     warehouse.write(
         "ddl/002_alter.sql",
-        "alter table orders alter column amount drop not null;\nalter table orders add column note text;\n"
+        "alter table orders alter column amount drop not null;\n"
+        "alter table orders add column note text;\n"
         "alter table orders drop column status;\n",
     )
     found = _diff(warehouse)
@@ -70,7 +71,9 @@ def test_constraints_types_and_views(warehouse: GitRepo) -> None:
 
 
 def test_reformatting_ddl_is_no_change_and_version_is_read_from_config(warehouse: GitRepo) -> None:
-    warehouse.write("ddl/001_create.sql", CREATE.upper().replace("'OPEN', 'SHIPPED'", "'open', 'shipped'"))
+    warehouse.write(
+        "ddl/001_create.sql", CREATE.upper().replace("'OPEN', 'SHIPPED'", "'open', 'shipped'")
+    )
     warehouse.write("semverlint.yml", "name: warehouse\nversion: 1.2.1\ndialect: postgres\n")
     report = semverlint("check", "--repo", warehouse.path, "--format", "json")
     assert report.code == 0
@@ -80,7 +83,9 @@ def test_reformatting_ddl_is_no_change_and_version_is_read_from_config(warehouse
 
 
 def test_a_broken_statement_is_a_diagnostic_and_the_rest_still_applies(warehouse: GitRepo) -> None:
-    warehouse.write("ddl/002_alter.sql", "alter table orders add column qty int;\ncreate table (;\n")
+    warehouse.write(
+        "ddl/002_alter.sql", "alter table orders add column qty int;\ncreate table (;\n"
+    )
     report = semverlint("diff", "--repo", warehouse.path, "--format", "json").json
     assert ("column-added", "orders", "qty") in changes(report)
     assert any(d["path"] == "ddl/002_alter.sql" for d in report["projects"][0]["diagnostics"])
