@@ -609,6 +609,8 @@ class _Walked:
     sources: list[_Source] = field(default_factory=list)
     bindings: dict[int, dict[str, int]] = field(default_factory=dict)  # select -> sources
     qualified: list[exp.Column] = field(default_factory=list)  # columns with a qualifier
+    aggregates: list[exp.AggFunc] = field(default_factory=list)
+    subqueries: bool = False
     # Sources only sqlglot's qualify_tables knows how to name (see _prepare).
     unusual: bool = False
 
@@ -662,8 +664,11 @@ def _normalise(tree: exp.Expr, glot: Dialect, bind: bool = False) -> _Walked:
                 if isinstance(word, str):
                     node.set(key, word.upper())
         elif isinstance(node, exp.Subquery):
+            walked.subqueries = True
             if not isinstance(node.this, exp.Query):
                 walked.unusual = True
+        elif isinstance(node, exp.AggFunc):
+            walked.aggregates.append(node)
         elif isinstance(node, _UNUSUAL):
             walked.unusual = True
         for value in reversed(node.args.values()):
@@ -929,24 +934,39 @@ def _correlation_parent(select: exp.Select) -> exp.Select | None:
     return None
 
 
-def _prepare(query: exp.Query, dialect: str | None, glot: Dialect) -> exp.Query:
+def _prepare(query: exp.Query, dialect: str | None, glot: Dialect) -> tuple[exp.Query, _Walked]:
     """Normalised identifiers, positional CTE names, readable aliases on every source.
 
     Works in place: callers pass a tree they own (freshly parsed).
     """
     walked = _normalise(query, glot, bind=True)
     _rename_ctes(walked.ctes, walked.tables)
+    _mark_aggregates(walked.aggregates)
     if not walked.unusual:
         _name_sources(walked)
-        return query
+        return query, walked
     # Table functions and the like: sqlglot's qualify_tables names them (a scope traversal
     # of its own, so only where it must), then aliases are made readable in a walk of ours.
     tree = qualify_tables(query, dialect=dialect)
     _readable_aliases(tree)
-    return tree
+    return tree, walked
 
 
-@dataclass(frozen=True)
+_AGGREGATES = "semverlint_aggregates"
+
+
+def _mark_aggregates(aggregates: list[exp.AggFunc]) -> None:
+    """Mark each SELECT whose projections aggregate (not in a window, not in a subquery)."""
+    for aggregate in aggregates:
+        node: exp.Expr = aggregate
+        parent = node.parent
+        while parent is not None and not isinstance(parent, (exp.Select, exp.Window)):
+            node, parent = parent, parent.parent
+        if isinstance(parent, exp.Select) and node.arg_key == "expressions":
+            parent.meta[_AGGREGATES] = True
+
+
+@dataclass(slots=True)
 class _Item:
     """One output column of a SELECT: a projection as written, or a column a star stands for."""
 
@@ -1120,11 +1140,12 @@ def _qualify_scope(scope: Scope, select: exp.Select, known: dict[str, _Names]) -
         for column in clause.find_all(exp.Column)
         if column.find_ancestor(exp.Select) is select
     )
+    listing = [(alias, frozenset(names)) for alias, names in known.items() if names]
     for column in columns:
         if column.table or isinstance(column.this, exp.Star):
             continue
         name = column.name
-        owners = [alias for alias, names in known.items() if names and name in names]
+        owners = [alias for alias, names in listing if name in names]
         if len(owners) > 1:
             continue  # ambiguous: the warehouse would reject it too
         if owners:
@@ -1310,7 +1331,7 @@ def _analyse(
     query: exp.Query, dialect: str | None, upstream: Mapping[str, Sequence[str] | None]
 ) -> SqlAnalysis:
     glot = Dialect.get_or_raise(dialect)
-    tree = _prepare(query, dialect, glot)
+    tree, walked = _prepare(query, dialect, glot)
     scopes = traverse_scope(tree)
     if not scopes:
         raise ValueError("not a query")
@@ -1332,7 +1353,7 @@ def _analyse(
         for scope in scopes:
             if isinstance(scope.expression, exp.Select):
                 _sort_group_keys(scope.expression, render)
-        logic = _logic(root, render)
+        logic = _logic(root, render, walked.subqueries)
         grain, distinct = _grain(root.expression, render)
         canonical = render.sql(tree)
 
@@ -1373,11 +1394,13 @@ def _branches(scope: Scope) -> list[Scope]:
     return [scope]
 
 
-def _source_text(node: exp.Expr, render: _Render) -> str:
-    """A FROM/JOIN item with derived tables shown by alias: their bodies have own fragments."""
+def _source_text(node: exp.Expr, render: _Render, derived: bool = True) -> str:
+    """A FROM/JOIN item with derived tables shown by alias: their bodies have own fragments.
+
+    ``derived``: whether the query has subqueries at all (if not, none need looking for)."""
     if isinstance(node, exp.Subquery) and node.alias:
         return render.sql(exp.Table(this=exp.to_identifier(node.alias)))
-    if isinstance(node, exp.Table) or node.find(exp.Subquery) is None:
+    if not derived or isinstance(node, exp.Table) or node.find(exp.Subquery) is None:
         return render.sql(node)
     out = node.copy()
     for sub in list(out.find_all(exp.Subquery)):
@@ -1389,7 +1412,7 @@ def _source_text(node: exp.Expr, render: _Render) -> str:
     return render.sql(out)
 
 
-def _logic(root: Scope, render: _Render) -> list[tuple[str, str]]:
+def _logic(root: Scope, render: _Render, derived: bool = True) -> list[tuple[str, str]]:
     """Named canonical fragments of every clause that decides which rows come out."""
     fragments: list[tuple[str, str]] = []
 
@@ -1414,9 +1437,9 @@ def _logic(root: Scope, render: _Render) -> list[tuple[str, str]]:
         elif isinstance(query, exp.Select):
             from_ = query.args.get("from_")
             if isinstance(from_, exp.From):
-                fragments.append((f"{prefix}from", _source_text(from_.this, render)))
+                fragments.append((f"{prefix}from", _source_text(from_.this, render, derived)))
             for join in query.args.get("joins") or []:
-                fragments.append((f"{prefix}join", _source_text(join, render)))
+                fragments.append((f"{prefix}join", _source_text(join, render, derived)))
             where = query.args.get("where")
             emit(prefix, "where", where.this if isinstance(where, exp.Where) else None)
             having = query.args.get("having")
@@ -1447,14 +1470,7 @@ def _logic(root: Scope, render: _Render) -> list[tuple[str, str]]:
 
 def _has_aggregate(select: exp.Select) -> bool:
     """An aggregate of this SELECT itself (not a window's, not a nested subquery's)."""
-    stack: list[exp.Expr] = list(select.selects)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, exp.AggFunc):
-            return True
-        if not isinstance(node, (exp.Window, exp.Query)):
-            stack.extend(node.iter_expressions())
-    return False
+    return bool(select.meta_get(_AGGREGATES))
 
 
 def _grain(query: exp.Expr, render: _Render) -> tuple[str | None, bool]:
@@ -1505,7 +1521,7 @@ def _group_key(key: exp.Expr, select: exp.Select) -> exp.Expr:
     return key
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Text:
     """An expression's canonical text with CTE and derived-table columns substituted."""
 
@@ -1610,7 +1626,7 @@ class _Resolver:
         swaps: list[tuple[exp.Expr, str]] = []
         size = 0
         top = node
-        for column in node.walk():
+        for column in node.dfs():
             size += 1
             if not isinstance(column, exp.Column) or isinstance(column.this, exp.Star):
                 continue
