@@ -42,11 +42,14 @@ def test_every_change_is_found_and_classified(jaffle: GitRepo) -> None:
         ("column-removed", "stg_orders", "status", "patch"),
         ("sql-reformatted", "stg_payments", None, "none"),
     }
-    propagated = next(c for c in project["changes"] if c["model"] == "orders" and c["column"] == "status")
+    propagated = next(
+        c for c in project["changes"] if c["model"] == "orders" and c["column"] == "status"
+    )
     assert propagated["via"] == ["stg_orders"]
     logic = next(c for c in project["changes"] if c["rule"] == "model-logic-changed")
     assert "incremental where" in logic["message"]
-    assert (project["required_bump"], project["suggested_version"], project["ok"]) == ("major", "3.0.0", True)
+    verdict = (project["required_bump"], project["suggested_version"], project["ok"])
+    assert verdict == ("major", "3.0.0", True)
     # The project's own macros rendered (one of them appends to a list) and nothing failed.
     assert not [d for d in project["diagnostics"] if d["level"] == "error"]
 
