@@ -721,12 +721,16 @@ def test_a_dbt_mart_is_fast() -> None:
     # CTEs, joins, GROUP BY, windows, casts, CASE: ~5 ms here (pure-Python sqlglot), about
     # half of it parsing; a copy of the tree per column or a second qualification pass
     # would double it.
+    # Processor time, best of five rounds: other processes and pauses only slow some rounds.
     upstream = STABLE_MODELS["mart"][2]
     analyse_query(DBT_MART, "duckdb", upstream)
-    started = time.perf_counter()
-    for _ in range(10):
-        analyse_query(DBT_MART, "duckdb", upstream)
-    assert (time.perf_counter() - started) / 10 < 0.04
+    rounds = []
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(3):
+            analyse_query(DBT_MART, "duckdb", upstream)
+        rounds.append((time.process_time() - started) / 3)
+    assert min(rounds) < 0.04
 
 
 # ------------------------------------------------------------------------------------------
