@@ -871,20 +871,39 @@ class DbtProject:
     diagnostics: tuple[Diagnostic, ...]
 
 
+def property_files(
+    project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
+) -> dict[str, bytes]:
+    """The YAML files under the model and seed paths, by path."""
+    roots = (*project.model_paths, *project.seed_paths)
+    return {
+        p: raw
+        for p, raw in files.items()
+        if p.endswith(PROPERTY_EXTENSIONS) and under(relative(project_dir, p), roots) is not None
+    }
+
+
 def read_dbt_project(
-    project_dir: str, files: Mapping[str, bytes], marker: str, cache: Cache | None = None
+    project_dir: str,
+    files: Mapping[str, bytes],
+    marker: str,
+    cache: Cache | None = None,
+    wanted: Callable[[str, bytes], bool] | None = None,
 ) -> DbtProject | Diagnostic:
-    """Parse the YAML side of a dbt project: project file, properties, model files, seeds."""
+    """Parse the YAML side of a dbt project: project file, properties, model files, seeds.
+
+    `wanted` picks the property files worth parsing (all by default): comparing two states,
+    a file that describes no model the change can reach is the same on both sides.
+    """
     project, diagnostics = parse_project_file(files[marker], marker)
     if project is None:
         return diagnostics[0]
-    property_files = {
+    property_files_ = {
         p: raw
-        for p, raw in files.items()
-        if p.endswith(PROPERTY_EXTENSIONS)
-        and under(relative(project_dir, p), (*project.model_paths, *project.seed_paths)) is not None
+        for p, raw in property_files(project_dir, files, project).items()
+        if wanted is None or wanted(p, raw)
     }
-    properties = collect_properties(property_files, cached_parser(cache))
+    properties = collect_properties(property_files_, cached_parser(cache))
     model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
@@ -918,7 +937,7 @@ def read_dbt_project(
         {
             p: decode(raw)
             for p, raw in files.items()
-            if b"semverlint:" in raw and (p in property_files or p.endswith(MODEL_EXTENSIONS))
+            if b"semverlint:" in raw and (p in property_files_ or p.endswith(MODEL_EXTENSIONS))
         }
     )
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"

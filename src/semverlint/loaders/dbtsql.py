@@ -10,11 +10,13 @@ sides, so it cannot produce a delta. Loading one state alone analyses every mode
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from semverlint.cache import Cache, MemoryCache, make_key
+from semverlint.discover import relative
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
 from semverlint.loaders.dbt import (
@@ -23,9 +25,14 @@ from semverlint.loaders.dbt import (
     ModelFile,
     ModelSpec,
     _render_vars,
+    cached_parser,
+    collect_properties,
+    model_files,
+    parse_project_file,
     project_interface,
+    property_files,
     read_dbt_project,
-    yaml_columns,
+    under,
 )
 from semverlint.modelsql import (
     Analysed,
@@ -55,6 +62,15 @@ def _dialect(dbt: DbtProject, dialect: str | None) -> str | None:
 
         return dialect_for_adapter(dbt.adapter)
     return dialect
+
+
+def _column_names(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The column names a source declares: all a star over it needs."""
+    columns = data.get("columns")
+    if not isinstance(columns, list):
+        return ()
+    names = (c.get("name") for c in columns if isinstance(c, dict))
+    return tuple(dict.fromkeys(n for n in names if isinstance(n, str) and n))
 
 
 class _Upstream(Mapping[str, Model]):
@@ -93,8 +109,7 @@ class _Stage:
         self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
         self.renders = _Renders(dbt, _context_key(dbt, dialect), cache)
         sources = {
-            key: tuple(c.name for c in yaml_columns(entry.data)) or None
-            for key, entry in dbt.properties.sources.items()
+            key: _column_names(entry.data) or None for key, entry in dbt.properties.sources.items()
         }
         latest = {
             fold(s.entry.data["name"]): s.key
@@ -204,9 +219,11 @@ class _Stage:
         refs = {key: text_refs(spec.file, self.specs) for key, spec in self.specs.items()}
         for key in lineage_order([k for k in self.specs if self.wanted(k)], refs):
             self.upstream(key)
+        # A model out of reach is the same on both sides and yields no delta: it is left out.
         models = [
-            (self.analysed.get(key) or spec.build()) if self.wanted(key) else self.plain(spec)
+            self.analysed.get(key) or spec.build()
             for key, spec in sorted(self.specs.items())
+            if self.wanted(key)
         ]
         diagnostics = [
             Diagnostic("warning", f"macros: {m}", None) for m in self.renders.macro_diagnostics()
@@ -247,7 +264,9 @@ def load_dbt(
 def _signature(spec: ModelSpec) -> str:
     entry = spec.entry.data if spec.entry is not None else None
     return json.dumps(
-        [spec.file.digest, entry, spec.project_config, spec.version], sort_keys=True, default=str
+        [spec.file.path, spec.file.digest, entry, spec.project_config, spec.version],
+        sort_keys=True,
+        default=str,
     )
 
 
@@ -287,6 +306,101 @@ def focus(base: DbtProject, head: DbtProject, dialect: str | None) -> frozenset[
     return frozenset(reach)
 
 
+_NAME = re.compile(rb"^[ \t]*(?:-[ \t]*)?name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
+# Sections every analysed model may need whatever it is called: sources feed stars, and
+# exposures and the semantic layer are read whole (they are small).
+_SHARED = re.compile(
+    rb"^(?:sources|semantic_models|metrics|exposures|saved_queries)[ \t]*:", re.MULTILINE
+)
+
+
+_VERSIONED = re.compile(r"^(.+)_v[\w.]+$")
+
+
+def _entry_text(entry: Any) -> str:
+    return json.dumps(entry.data if entry is not None else None, sort_keys=True, default=str)
+
+
+def property_filter(
+    project_dir: str,
+    base_files: Mapping[str, bytes],
+    head_files: Mapping[str, bytes],
+    marker: str,
+    cache: Cache,
+) -> Callable[[str, bytes], bool] | None:
+    """The property files worth parsing to compare two states; None: every file.
+
+    A file that changed is read on both sides; of the others, only those that name a model
+    the change can reach, or declare sources, exposures or the semantic layer. A change to
+    dbt_project.yml or to the macros can reach any model, so then every file is read.
+    """
+    if base_files.get(marker) != head_files.get(marker):
+        return None
+    project, _ = parse_project_file(head_files[marker], marker)
+    if project is None:
+        return None
+    macro_roots = project.macro_paths
+    for path in base_files.keys() | head_files.keys():
+        if under(relative(project_dir, path), macro_roots) is not None and base_files.get(
+            path
+        ) != head_files.get(path):
+            return None
+    before = property_files(project_dir, base_files, project)
+    after = property_files(project_dir, head_files, project)
+    changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+    parse = cached_parser(cache)
+    old = collect_properties({p: before[p] for p in changed if p in before}, parse).models
+    new = collect_properties({p: after[p] for p in changed if p in after}, parse).models
+    dirty = {
+        k for k in old.keys() | new.keys() if _entry_text(old.get(k)) != _entry_text(new.get(k))
+    }
+    old_files = {
+        fold(f.name): f for f in model_files(project_dir, base_files, project.model_paths)[0]
+    }
+    new_files = {
+        fold(f.name): f for f in model_files(project_dir, head_files, project.model_paths)[0]
+    }
+    for key in old_files.keys() | new_files.keys():
+        old_file, new_file = old_files.get(key), new_files.get(key)
+        # A renamed or moved file (even by case alone) may name or configure its relation anew.
+        if (
+            old_file is None
+            or new_file is None
+            or (old_file.path, old_file.digest)
+            != (
+                new_file.path,
+                new_file.digest,
+            )
+        ):
+            dirty.add(key)
+    children: dict[str, set[str]] = {}
+    for found in (old_files, new_files):
+        for key, file in found.items():
+            for match in _REF.finditer(file.text):
+                children.setdefault(fold(match.group(2) or match.group(1)), set()).add(key)
+    reach, todo = set(dirty), list(dirty)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in reach:
+                reach.add(child)
+                todo.append(child)
+
+    # `orders` is also the YAML of its versions' files, orders_v1.sql, orders_v2.sql.
+    names = reach | {m.group(1) for k in reach if (m := _VERSIONED.match(k))}
+    decided: dict[str, bool] = {}
+
+    def wanted(path: str, raw: bytes) -> bool:
+        if path in changed:
+            return True
+        if path not in decided:  # unchanged: the same bytes on both sides, decided once
+            decided[path] = _SHARED.search(raw) is not None or any(
+                fold(m.group(1).decode("utf-8", "replace")) in names for m in _NAME.finditer(raw)
+            )
+        return decided[path]
+
+    return wanted
+
+
 def load_dbt_pair(
     project_dir: str,
     base_files: Mapping[str, bytes],
@@ -299,8 +413,9 @@ def load_dbt_pair(
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     cache = cache if cache is not None else MemoryCache()
-    base = read_dbt_project(project_dir, base_files, marker, cache)
-    head = read_dbt_project(project_dir, head_files, marker, cache)
+    wanted = property_filter(project_dir, base_files, head_files, marker, cache)
+    base = read_dbt_project(project_dir, base_files, marker, cache, wanted)
+    head = read_dbt_project(project_dir, head_files, marker, cache, wanted)
     if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
         return (
             load_dbt(project_dir, base_files, marker, dialects[0], cache),
