@@ -225,3 +225,33 @@ def test_semantic_layer_and_exposures(chain: GitRepo) -> None:
     amount = found[("column-removed", "orders", "amount")]
     dashboard = {"project": "shop", "model": "exposure:weekly_dashboard", "column": None}
     assert dashboard in amount["impact"]
+
+
+SNAPSHOT = """\
+{% snapshot orders_snapshot %}
+{{ config(target_schema='snapshots', unique_key='order_id', strategy='check', check_cols='all') }}
+select order_id, status, amount from {{ ref('stg_orders') }}
+{% endsnapshot %}
+"""
+
+
+def test_snapshots_are_interface_with_dbt_validity_columns(chain: GitRepo) -> None:
+    chain.write("snapshots/orders_snapshot.sql", SNAPSHOT)
+    chain.write(
+        "snapshots/snapshots.yml",
+        "snapshots:\n  - name: orders_snapshot\n    config: {access: public}\n",
+    )
+    chain.commit("snapshot")
+    chain.write("snapshots/orders_snapshot.sql", SNAPSHOT.replace(", amount", ""))
+    found = _changes(chain)
+    removed = found[("column-removed", "orders_snapshot", "amount")]
+    assert (removed["bump"], removed["access"]) == ("major", "public")
+    report = semverlint("diff", "HEAD~1..HEAD~1", "--repo", chain.path, "--format", "json").json
+    assert report["projects"][0]["changes"] == []
+    chain.write(
+        "snapshots/orders_snapshot.sql",
+        SNAPSHOT.replace("select order_id", "select 1 as extra, order_id"),
+    )
+    added = _changes(chain)
+    assert ("column-added", "orders_snapshot", "extra") in added
+    assert not [k for k in added if k[2] in ("dbt_valid_from", "dbt_valid_to")]

@@ -88,6 +88,7 @@ class DbtProjectFile:
     version_line: int | None
     model_paths: tuple[str, ...] = ("models",)
     seed_paths: tuple[str, ...] = ("seeds",)
+    snapshot_paths: tuple[str, ...] = ("snapshots",)
     macro_paths: tuple[str, ...] = ("macros",)
     vars: Mapping[str, Any] = field(default_factory=dict)
     models_tree: Mapping[str, Any] = field(default_factory=dict)
@@ -113,6 +114,7 @@ class ModelFile:
     text: str
     digest: str
     language: str  # sql | python
+    resource: str = "model"  # model | snapshot
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ def parse_project_file(
             version_line=line,
             model_paths=_paths(data.get("model-paths", data.get("source-paths")), ("models",)),
             seed_paths=_paths(data.get("seed-paths", data.get("data-paths")), ("seeds",)),
+            snapshot_paths=_paths(data.get("snapshot-paths"), ("snapshots",)),
             macro_paths=_paths(data.get("macro-paths"), ("macros",)),
             vars=vars_,
             models_tree=models,
@@ -256,7 +259,8 @@ def collect_properties(files: Mapping[str, bytes], parse: YamlParser = load_yaml
             diagnostics.append(Diagnostic("warning", "skipped property file: not a mapping", path))
             continue
         found = comments(decode(files[path])) if b"semverlint:" in files[path] else ()
-        for section, target in (("models", models), ("seeds", seeds)):
+        # Snapshots are described like models and share their namespace of relation names.
+        for section, target in (("models", models), ("snapshots", models), ("seeds", seeds)):
             for entry in _named_entries(data.get(section), path, section, diagnostics):
                 entry = replace(entry, comments=found)
                 key = fold(entry.data["name"])
@@ -673,14 +677,16 @@ def build_model(
     deprecation = data.get("deprecation_date")
     if this_version is not None and this_version.deprecation_date is not None:
         deprecation = this_version.deprecation_date
+    default_materialized = "snapshot" if file.resource == "snapshot" else "view"
     return Model(
         name=str(data.get("name") or file.name) if version else file.name,
+        resource=file.resource,
         version=version,
         yaml_path=entry.path if entry else None,
         line=entry.line if entry else None,
         sql_path=file.path,
         access=_access(config.get("access")),  # type: ignore[arg-type]
-        materialized=str(config.get("materialized") or "view").lower(),
+        materialized=str(config.get("materialized") or default_materialized).lower(),
         enabled=_bool(config.get("enabled"), True),
         contract_enforced=enforced,
         group=None if config.get("group") is None else str(config["group"]),
@@ -871,11 +877,56 @@ class DbtProject:
     diagnostics: tuple[Diagnostic, ...]
 
 
+_SNAPSHOT = re.compile(
+    r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL | re.IGNORECASE
+)
+
+
+def snapshot_files(
+    project_dir: str, files: Mapping[str, bytes], roots: tuple[str, ...]
+) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
+    """Each `{% snapshot name %} ... {% endsnapshot %}` block is a relation of its own."""
+    found: list[ModelFile] = []
+    diagnostics: list[Diagnostic] = []
+    for path in sorted(files):
+        rel = relative(project_dir, path)
+        if not rel.endswith(".sql") or under(rel, roots) is None:
+            continue
+        raw = files[path]
+        if raw.startswith(LFS_POINTER) or b"\x00" in raw[:8192] or len(raw) > MAX_FILE_BYTES:
+            diagnostics.append(
+                Diagnostic("warning", "skipped snapshot file: not readable SQL", path)
+            )
+            continue
+        for match in _SNAPSHOT.finditer(decode(raw)):
+            body = match.group(2)
+            found.append(
+                ModelFile(match.group(1), path, (), body, sql_digest(body), "sql", "snapshot")
+            )
+    return tuple(found), tuple(diagnostics)
+
+
+def all_model_files(
+    project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
+) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
+    """Models and snapshots; a snapshot named like a model is reported and left out."""
+    models, diagnostics = model_files(project_dir, files, project.model_paths)
+    snapshots, more = snapshot_files(project_dir, files, project.snapshot_paths)
+    names = {fold(m.name) for m in models}
+    clashes = tuple(
+        Diagnostic("error", f"snapshot {s.name!r} has the name of a model; skipped", s.path)
+        for s in snapshots
+        if fold(s.name) in names
+    )
+    kept = tuple(s for s in snapshots if fold(s.name) not in names)
+    return (*models, *kept), (*diagnostics, *more, *clashes)
+
+
 def property_files(
     project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
 ) -> dict[str, bytes]:
-    """The YAML files under the model and seed paths, by path."""
-    roots = (*project.model_paths, *project.seed_paths)
+    """The YAML files under the model, seed and snapshot paths, by path."""
+    roots = (*project.model_paths, *project.seed_paths, *project.snapshot_paths)
     return {
         p: raw
         for p, raw in files.items()
@@ -904,7 +955,7 @@ def read_dbt_project(
         if wanted is None or wanted(p, raw)
     }
     properties = collect_properties(property_files_, cached_parser(cache))
-    model_list, file_diagnostics = model_files(project_dir, files, project.model_paths)
+    model_list, file_diagnostics = all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
         ModelSpec(

@@ -25,9 +25,9 @@ from semverlint.loaders.dbt import (
     ModelFile,
     ModelSpec,
     _render_vars,
+    all_model_files,
     cached_parser,
     collect_properties,
-    model_files,
     parse_project_file,
     project_interface,
     property_files,
@@ -178,6 +178,8 @@ class _Stage:
         # the same type anyway.
         names = resolver.lineage_map(result.relations)
         model, reconciled = reconcile(model, analysed, names, self.analysed)
+        if model.resource == "snapshot":
+            model = with_snapshot_columns(model)
         return model, [*diagnostics, *reconciled]
 
     def _analysis(
@@ -236,6 +238,18 @@ class _Stage:
             self.dialect,
             (*diagnostics, *self.diagnostics),
         )
+
+
+SNAPSHOT_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")
+
+
+def with_snapshot_columns(model: Model) -> Model:
+    """dbt adds its validity columns to every snapshot: consumers read them too."""
+    from semverlint.interface import Column
+
+    present = {c.key for c in model.columns}
+    extra = tuple(Column(name=n) for n in SNAPSHOT_COLUMNS if n not in present)
+    return replace(model, columns=model.columns + extra)
 
 
 def text_refs(file: ModelFile, specs: Mapping[str, ModelSpec]) -> set[str]:
@@ -354,12 +368,8 @@ def property_filter(
     dirty = {
         k for k in old.keys() | new.keys() if _entry_text(old.get(k)) != _entry_text(new.get(k))
     }
-    old_files = {
-        fold(f.name): f for f in model_files(project_dir, base_files, project.model_paths)[0]
-    }
-    new_files = {
-        fold(f.name): f for f in model_files(project_dir, head_files, project.model_paths)[0]
-    }
+    old_files = {fold(f.name): f for f in all_model_files(project_dir, base_files, project)[0]}
+    new_files = {fold(f.name): f for f in all_model_files(project_dir, head_files, project)[0]}
     for key in old_files.keys() | new_files.keys():
         old_file, new_file = old_files.get(key), new_files.get(key)
         # A renamed or moved file (even by case alone) may name or configure its relation anew.
