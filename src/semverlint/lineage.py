@@ -69,16 +69,16 @@ def _impact_order(impact: Impact) -> tuple[str, str, str]:
     return (impact.project, impact.model, impact.column or "")
 
 
-def _model(head: Interface | None, label: str) -> Model | None:
-    if head is None:
-        return None
-    return next((m for m in head.models if m.label.lower() == label.lower()), None)
+def _models(head: Interface | None) -> dict[str, Model]:
+    """The head's models by label, looked up once per change rather than searched."""
+    return {m.label.lower(): m for m in head.models} if head is not None else {}
 
 
 def _suggest_versioning(changes: tuple[Change, ...], head: Interface | None) -> tuple[Change, ...]:
     out = []
+    models = _models(head)
     for change in changes:
-        model = _model(head, change.model)
+        model = models.get(change.model.lower())
         if (
             change.bump == "major"
             and change.counts
@@ -102,8 +102,9 @@ def versioning_violations(changes: tuple[Change, ...], head: Interface | None) -
     a new version."""
     reasons: dict[str, list[str]] = {}
     next_version: dict[str, str] = {}
+    models = _models(head)
     for change in changes:
-        model = _model(head, change.model)
+        model = models.get(change.model.lower())
         if change.bump != "major" or not change.counts or model is None or model.version is None:
             continue
         if not (model.contract_enforced and model.access == "public"):
