@@ -193,3 +193,21 @@ def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     assert "column-logic-changed" in outputs[0]
+
+
+def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) -> None:
+    shop.write("semverlint.yml", "dialect: duckdb\n")
+    shop.commit("config")
+    shop.write("README.md", "docs only\n")
+    shop.run("add", "-A")
+    code = (
+        "import sys\n"
+        "from semverlint.cli import app\n"
+        f"try:\n    app(['check', '--staged', '--repo', {str(shop.path)!r}])\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('sqlglot', 'jsonschema') if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -380,19 +380,25 @@ def load_pair(
 def _unchanged(
     listing: Listing, snapshot: SnapshotLike, catalogue: Catalogue, options: Options
 ) -> LoadedProject:
-    """A project known to be identical on both sides: its name, version and config only."""
+    """A project known to be identical on both sides: its name and version only.
+
+    Nothing changed, so no rule applies and nothing is validated: a run that touches no
+    model or configuration file imports neither sqlglot nor jsonschema.
+    """
+    from semverlint.yamlio import load_yaml
+
     ref = listing.ref
     markers = [p for p in listing.paths if posixpath.basename(p) in (DBT_MARKER, CONFIG_MARKER)]
     files = snapshot.read_many(markers)
-    root_config = Config()
-    if "pyproject.toml" in listing.paths:
-        raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
-        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-    config = merge(project_config(ref, files, root_config, catalogue), options.config)
+    config = options.config or Config()
     if ref.kind == "sql":
-        name = config.name or (posixpath.basename(ref.path) if ref.path != "." else "project")
-        project = Project(name, ref.path, "sql", config.version)
-        return LoadedProject(ref, Interface(project), config)
+        marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
+        data = load_yaml(files[marker]).data if marker in files else None
+        data = data if isinstance(data, dict) else {}
+        fallback = posixpath.basename(ref.path) if ref.path != "." else "project"
+        name = data.get("name") if isinstance(data.get("name"), str) else fallback
+        version = None if data.get("version") is None else str(data["version"])
+        return LoadedProject(ref, Interface(Project(str(name), ref.path, "sql", version)), config)
     from semverlint.loaders.dbt import parse_project_file
 
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
