@@ -77,17 +77,20 @@ def _models(head: Interface | None) -> dict[str, Model]:
 def _suggest_versioning(changes: tuple[Change, ...], head: Interface | None) -> tuple[Change, ...]:
     out = []
     models = _models(head)
+    advised: set[str] = set()  # once per model is advice; once per change is noise
     for change in changes:
         model = models.get(change.model.lower())
         if (
             change.bump == "major"
             and change.counts
             and change.note is None
+            and change.model.lower() not in advised
             and model is not None
             and model.version is None
             and model.contract_enforced
             and model.access == "public"
         ):
+            advised.add(change.model.lower())
             change = replace(
                 change,
                 note=f"{model.name} is a contracted public model: consider versioning it "
