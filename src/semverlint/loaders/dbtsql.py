@@ -306,11 +306,17 @@ def focus(base: DbtProject, head: DbtProject, dialect: str | None) -> frozenset[
         or key not in after
         or _signature(before[key]) != _signature(after[key])
     }
+    sides = ({k: s.file for k, s in before.items()}, {k: s.file for k, s in after.items()})
+    return downstream(dirty, sides)
+
+
+def downstream(dirty: set[str], sides: tuple[Mapping[str, ModelFile], ...]) -> frozenset[str]:
+    """The dirty models and every model that refs one of them, transitively, on either side."""
     children: dict[str, set[str]] = {}
-    for specs in (before, after):
-        for key, spec in specs.items():
-            for parent in text_refs(spec.file, specs):
-                children.setdefault(parent, set()).add(key)
+    for files in sides:
+        for key, file in files.items():
+            for match in _REF.finditer(file.text):
+                children.setdefault(fold(match.group(2) or match.group(1)), set()).add(key)
     reach, todo = set(dirty), list(dirty)
     while todo:
         for child in children.get(todo.pop(), ()):
@@ -383,17 +389,7 @@ def property_filter(
             )
         ):
             dirty.add(key)
-    children: dict[str, set[str]] = {}
-    for found in (old_files, new_files):
-        for key, file in found.items():
-            for match in _REF.finditer(file.text):
-                children.setdefault(fold(match.group(2) or match.group(1)), set()).add(key)
-    reach, todo = set(dirty), list(dirty)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in reach:
-                reach.add(child)
-                todo.append(child)
+    reach = downstream(dirty, (old_files, new_files))
 
     # `orders` is also the YAML of its versions' files, orders_v1.sql, orders_v2.sql.
     names = reach | {m.group(1) for k in reach if (m := _VERSIONED.match(k))}
