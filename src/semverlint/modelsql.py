@@ -10,6 +10,9 @@ from semverlint.facts import QueryFacts, Rel, Rendered, query_from, query_from_j
 from semverlint.interface import Column, Diagnostic, Model, fold, model_key
 
 
+THIS = "__this__"  # how render.py writes `{{ this }}`
+
+
 @dataclass(frozen=True)
 class Analysed:
     """A model's SQL as the analyser saw it: the full-refresh query, and the incremental one."""
@@ -213,7 +216,11 @@ def reconcile(
         columns.extend(missing)
     logic = list(full.logic)
     if analysed.incremental is not None:
-        logic += [(f"incremental {name}", text) for name, text in analysed.incremental.logic]
+        # `{{ this }}` renders as a placeholder; a reader knows the relation by its name.
+        logic += [
+            (f"incremental {name}", text.replace(THIS, model.name))
+            for name, text in analysed.incremental.logic
+        ]
     canonical = full.canonical
     if analysed.incremental is not None:
         canonical += "\n-- incremental\n" + analysed.incremental.canonical
