@@ -211,3 +211,18 @@ def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_source_change_reaches_every_model_that_stars_over_it(shop: GitRepo) -> None:
+    shop.write("models/by_source.sql", "select * from {{ source('raw', 'orders') }}\n")
+    shop.write(
+        "models/other.yml", "models:\n  - name: by_source\n    description: all raw orders\n"
+    )
+    shop.commit("a star over a source")
+    shop.write(
+        "models/_sources.yml",
+        SOURCES.replace("{name: amount_cents}", "{name: amount_cents}, {name: note}"),
+    )
+    report = semverlint("diff", "--repo", shop.path, "--format", "json").json
+    found = {(c["rule"], c["model"], c["column"]) for c in report["projects"][0]["changes"]}
+    assert ("column-added", "by_source", "note") in found

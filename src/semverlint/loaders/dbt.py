@@ -940,6 +940,7 @@ def read_dbt_project(
     marker: str,
     cache: Cache | None = None,
     wanted: Callable[[str, bytes], bool] | None = None,
+    found: tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]] | None = None,
 ) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds.
 
@@ -955,7 +956,7 @@ def read_dbt_project(
         if wanted is None or wanted(p, raw)
     }
     properties = collect_properties(property_files_, cached_parser(cache))
-    model_list, file_diagnostics = all_model_files(project_dir, files, project)
+    model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
         ModelSpec(

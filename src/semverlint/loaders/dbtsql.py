@@ -10,9 +10,10 @@ sides, so it cannot produce a delta. Loading one state alone analyses every mode
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from semverlint.cache import Cache, MemoryCache, make_key
@@ -341,13 +342,25 @@ def _entry_text(entry: Any) -> str:
     return json.dumps(entry.data if entry is not None else None, sort_keys=True, default=str)
 
 
+ModelFiles = tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a change can reach, worked out before any property file of the reach is parsed."""
+
+    wanted: Callable[[str, bytes], bool]  # the property files worth parsing
+    reach: frozenset[str]  # dirty models and everything downstream
+    model_files: tuple[ModelFiles, ModelFiles]  # base's and head's, read once
+
+
 def property_filter(
     project_dir: str,
     base_files: Mapping[str, bytes],
     head_files: Mapping[str, bytes],
     marker: str,
     cache: Cache,
-) -> Callable[[str, bytes], bool] | None:
+) -> Scope | None:
     """The property files worth parsing to compare two states; None: every file.
 
     A file that changed is read on both sides; of the others, only those that name a model
@@ -374,8 +387,10 @@ def property_filter(
     dirty = {
         k for k in old.keys() | new.keys() if _entry_text(old.get(k)) != _entry_text(new.get(k))
     }
-    old_files = {fold(f.name): f for f in all_model_files(project_dir, base_files, project)[0]}
-    new_files = {fold(f.name): f for f in all_model_files(project_dir, head_files, project)[0]}
+    old_list = all_model_files(project_dir, base_files, project)
+    new_list = all_model_files(project_dir, head_files, project)
+    old_files = {fold(f.name): f for f in old_list[0]}
+    new_files = {fold(f.name): f for f in new_list[0]}
     for key in old_files.keys() | new_files.keys():
         old_file, new_file = old_files.get(key), new_files.get(key)
         # A renamed or moved file (even by case alone) may name or configure its relation anew.
@@ -404,7 +419,19 @@ def property_filter(
             )
         return decided[path]
 
-    return wanted
+    return Scope(wanted, reach, (old_list, new_list))
+
+
+def _spec_keys(files: frozenset[str], sides: tuple[DbtProject, ...]) -> frozenset[str]:
+    """The reach by model key: a version's key (orders.v2) is not its file's name (orders_v2)."""
+    return frozenset(
+        spec.key
+        for side in sides
+        for spec in side.specs
+        if spec.key in files
+        or fold(spec.file.name) in files
+        or fold(posixpath.splitext(posixpath.basename(spec.file.path))[0]) in files
+    )
 
 
 def load_dbt_pair(
@@ -419,16 +446,36 @@ def load_dbt_pair(
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     cache = cache if cache is not None else MemoryCache()
-    wanted = property_filter(project_dir, base_files, head_files, marker, cache)
-    base = read_dbt_project(project_dir, base_files, marker, cache, wanted)
-    head = read_dbt_project(project_dir, head_files, marker, cache, wanted)
+    scope = property_filter(project_dir, base_files, head_files, marker, cache)
+    wanted = scope.wanted if scope else None
+    found = scope.model_files if scope else (None, None)
+    base = read_dbt_project(project_dir, base_files, marker, cache, wanted, found[0])
+    head = read_dbt_project(project_dir, head_files, marker, cache, wanted, found[1])
     if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
         return (
             load_dbt(project_dir, base_files, marker, dialects[0], cache),
             load_dbt(project_dir, head_files, marker, dialects[1], cache),
         )
     base_dialect, head_dialect = _dialect(base, dialects[0]), _dialect(head, dialects[1])
-    reach = focus(base, head, head_dialect) if base_dialect == head_dialect else None
+    if scope is not None and (
+        base_dialect != head_dialect
+        or _context_key(base, head_dialect) != _context_key(head, head_dialect)
+        or _sources(base) != _sources(head)
+    ):
+        # The adapter, dialect or sources changed: every model may read differently, so
+        # every property file is wanted after all.
+        base = read_dbt_project(project_dir, base_files, marker, cache, None, found[0])
+        head = read_dbt_project(project_dir, head_files, marker, cache, None, found[1])
+        # They parsed a moment ago with a filter; the project files themselves are unchanged.
+        assert not isinstance(base, Diagnostic)
+        assert not isinstance(head, Diagnostic)
+        scope = None
+    if base_dialect != head_dialect:
+        reach = None
+    elif scope is not None:  # the scope already walked the reach from the same files and entries
+        reach = _spec_keys(scope.reach, (base, head))
+    else:
+        reach = focus(base, head, head_dialect)
     return (
         (_Stage(base, base_dialect, cache, reach).run(project_dir, marker), ()),
         (_Stage(head, head_dialect, cache, reach).run(project_dir, marker), ()),
