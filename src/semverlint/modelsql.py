@@ -9,7 +9,6 @@ from typing import Any
 from semverlint.facts import QueryFacts, Rel, Rendered, query_from, query_from_json, query_to_json
 from semverlint.interface import Column, Diagnostic, Model, fold, model_key
 
-
 THIS = "__this__"  # how render.py writes `{{ this }}`
 
 
