@@ -377,3 +377,10 @@ def test_column_order_is_breaking_when_configured(repo: GitRepo) -> None:
     assert [(c["rule"], c["bump"]) for c in strict["changes"]] == [
         ("column-order-changed", "major")
     ]
+
+
+def test_a_project_path_that_names_no_project_exits_2(repo: GitRepo) -> None:
+    result = semverlint("check", "--repo", repo.path, "--project", "finanse")
+    assert result.code == 2
+    assert "--project finanse" in result.stderr
+    assert "projects here: ." in result.stderr

@@ -16,6 +16,7 @@ from semverlint.classify import classify
 from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
 from semverlint.differ import diff_interfaces
 from semverlint.discover import CONFIG_MARKER, DBT_MARKER, ProjectRef, discover, files_of
+from semverlint.errors import UsageError
 from semverlint.interface import Diagnostic, Interface, Project
 from semverlint.lineage import versioning_violations, with_impact
 from semverlint.policy import Policy, decide
@@ -305,6 +306,8 @@ def build_report(
     cache = open_cache(options.cache, options.cache_dir)
     head_listings = list_projects(head, options)
     base_listings = list_projects(base, options)
+    if options.project is not None and not head_listings and not base_listings:
+        raise _no_such_project(options.project, head, base)
     changed = {
         path
         for path in head_listings.keys() | base_listings.keys()
@@ -374,6 +377,15 @@ def load_pair(
     return (
         LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
         LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),
+    )
+
+
+def _no_such_project(project: str, *snapshots: SnapshotLike) -> UsageError:
+    """A mistyped --project must not pass a CI check by finding nothing to check."""
+    known = sorted({r.path for snapshot in snapshots for r in discover(snapshot.paths())})
+    hint = f"projects here: {', '.join(known)}" if known else "this repository has no project"
+    return UsageError(
+        f"--project {project}: no dbt_project.yml or semverlint.yml at or under it", hint
     )
 
 
