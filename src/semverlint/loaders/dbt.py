@@ -9,7 +9,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from semverlint.cache import Cache
 from semverlint.discover import relative
@@ -117,11 +117,112 @@ class ModelFile:
     resource: str = "model"  # model | snapshot
 
 
+# How much of a property file a comparison needs: all of it, its sources alone, or nothing.
+Need = Literal["all", "sources", "none"]
+SourceKey = tuple[str, str]  # (source name, table name), folded
+YamlParser = Callable[[bytes], YamlResult]
+
+
+class Sources(Mapping[SourceKey, PropertyEntry]):
+    """Source tables by (source, table): those of the parsed property files, and those of
+    files kept unparsed until a model asks for one of their tables.
+
+    Comparing two states, an unchanged file that only declares sources is the same on both
+    sides, and the staging folders' `sources:` are much of a large project's YAML: parsing
+    them is worth it only for the few tables the analysed models read. The answer is the
+    one parsing everything would give: the last file by path that declares a table wins.
+    Problems in a file parsed this late are not reported: it did not change.
+    """
+
+    def __init__(
+        self,
+        parsed: Mapping[SourceKey, PropertyEntry],
+        deferred: Mapping[str, bytes] | None = None,
+        parse: YamlParser = load_yaml,
+    ) -> None:
+        self._parsed = dict(parsed)
+        self._deferred = dict(sorted((deferred or {}).items()))
+        self._parse = parse
+        self._found: dict[SourceKey, PropertyEntry | None] = {}
+        self._files: dict[str, Mapping[SourceKey, PropertyEntry]] = {}
+
+    def __getitem__(self, key: SourceKey) -> PropertyEntry:
+        if key not in self._found:
+            self._found[key] = self._lookup(key)
+        entry = self._found[key]
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __iter__(self) -> Iterator[SourceKey]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+    def fingerprint(self) -> str:
+        """Equal for two states whose sources are equal, without parsing the deferred files."""
+        import json
+
+        parsed = {f"{s}.{t}": e.data for (s, t), e in sorted(self._parsed.items())}
+        deferred = [
+            (path, hashlib.sha1(raw, usedforsecurity=False).hexdigest())
+            for path, raw in self._deferred.items()
+        ]
+        return json.dumps([parsed, deferred], sort_keys=True, default=str)
+
+    def _lookup(self, key: SourceKey) -> PropertyEntry | None:
+        found = [self._parsed[key]] if key in self._parsed else []
+        table = key[1]
+        # A file can declare the table only if its name is in the text; a name that is not
+        # ASCII may fold differently as bytes, so then every deferred file is a candidate.
+        needle = table.encode("ascii") if table.isascii() else b""
+        for path, raw in self._deferred.items():
+            if needle in raw.lower() and (entry := self._file(path).get(key)) is not None:
+                found.append(entry)
+        return max(found, key=lambda e: e.path, default=None)
+
+    def _file(self, path: str) -> Mapping[SourceKey, PropertyEntry]:
+        if path not in self._files:
+            self._files[path] = _file_sources(path, self._parse(self._deferred[path]))
+        return self._files[path]
+
+    def _everything(self) -> dict[SourceKey, PropertyEntry]:
+        merged = dict(self._parsed)
+        for path in self._deferred:
+            for key, entry in self._file(path).items():
+                if key not in merged or merged[key].path <= entry.path:
+                    merged[key] = entry
+        return merged
+
+
+def _file_sources(path: str, result: YamlResult) -> dict[SourceKey, PropertyEntry]:
+    """The source tables one property file declares; any problem in it leaves it out."""
+    data = result.data if result.error is None else None
+    if not isinstance(data, dict):
+        return {}
+    found: dict[SourceKey, PropertyEntry] = {}
+    ignored: list[Diagnostic] = []
+    _add_sources(data, path, found, ignored)
+    return found
+
+
+def _add_sources(
+    data: Mapping[str, Any],
+    path: str,
+    into: dict[SourceKey, PropertyEntry],
+    diagnostics: list[Diagnostic],
+) -> None:
+    for source in _named_entries(data.get("sources"), path, "sources", diagnostics):
+        for table in _named_entries(source.data.get("tables"), path, "tables", diagnostics):
+            into[(fold(source.data["name"]), fold(table.data["name"]))] = table
+
+
 @dataclass(frozen=True)
 class Properties:
     models: Mapping[str, PropertyEntry]
     seeds: Mapping[str, PropertyEntry]
-    sources: Mapping[tuple[str, str], PropertyEntry]
+    sources: Sources
     diagnostics: tuple[Diagnostic, ...]
     # The semantic layer and exposures: what dashboards and metric queries are built on.
     semantic: tuple[tuple[str, PropertyEntry], ...] = ()
@@ -214,9 +315,6 @@ def _take_configs(node: Mapping[str, Any], into: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- property files
 
 
-YamlParser = Callable[[bytes], YamlResult]
-
-
 def cached_parser(cache: Cache | None) -> YamlParser:
     """load_yaml, remembered by content: base and head share unchanged files, runs share all."""
     if cache is None:
@@ -237,11 +335,18 @@ def cached_parser(cache: Cache | None) -> YamlParser:
     return parse
 
 
-def collect_properties(files: Mapping[str, bytes], parse: YamlParser = load_yaml) -> Properties:
-    """Model, seed and source entries of every property file; the first definition wins."""
+def collect_properties(
+    files: Mapping[str, bytes],
+    parse: YamlParser = load_yaml,
+    sources_only: Mapping[str, bytes] | None = None,
+) -> Properties:
+    """Model, seed and source entries of every property file; the first definition wins.
+
+    `sources_only` are files read for their sources alone, and only when a model asks.
+    """
     models: dict[str, PropertyEntry] = {}
     seeds: dict[str, PropertyEntry] = {}
-    sources: dict[tuple[str, str], PropertyEntry] = {}
+    sources: dict[SourceKey, PropertyEntry] = {}
     semantic: list[tuple[str, PropertyEntry]] = []
     diagnostics: list[Diagnostic] = []
     for path in sorted(files):
@@ -276,14 +381,14 @@ def collect_properties(files: Mapping[str, bytes], parse: YamlParser = load_yaml
                     )
                     continue
                 target[key] = entry
-        for source in _named_entries(data.get("sources"), path, "sources", diagnostics):
-            for table in _named_entries(source.data.get("tables"), path, "tables", diagnostics):
-                sources[(fold(source.data["name"]), fold(table.data["name"]))] = table
+        _add_sources(data, path, sources, diagnostics)
         for section in ("semantic_models", "metrics", "exposures"):
             semantic.extend(
                 (section, e) for e in _named_entries(data.get(section), path, section, diagnostics)
             )
-    return Properties(models, seeds, sources, tuple(diagnostics), tuple(semantic))
+    return Properties(
+        models, seeds, Sources(sources, sources_only, parse), tuple(diagnostics), tuple(semantic)
+    )
 
 
 def _named_entries(
@@ -939,23 +1044,25 @@ def read_dbt_project(
     files: Mapping[str, bytes],
     marker: str,
     cache: Cache | None = None,
-    wanted: Callable[[str, bytes], bool] | None = None,
+    wanted: Callable[[str, bytes], Need] | None = None,
     found: tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]] | None = None,
 ) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds.
 
-    `wanted` picks the property files worth parsing (all by default): comparing two states,
-    a file that describes no model the change can reach is the same on both sides.
+    `wanted` says how much of each property file is worth parsing (all of every file by
+    default): comparing two states, a file that describes no model the change can reach is
+    the same on both sides, and its sources matter only to a model that reads them.
     """
     project, diagnostics = parse_project_file(files[marker], marker)
     if project is None:
         return diagnostics[0]
-    property_files_ = {
-        p: raw
+    needs = {
+        p: (wanted(p, raw) if wanted else "all", raw)
         for p, raw in property_files(project_dir, files, project).items()
-        if wanted is None or wanted(p, raw)
     }
-    properties = collect_properties(property_files_, cached_parser(cache))
+    property_files_ = {p: raw for p, (need, raw) in needs.items() if need == "all"}
+    sources_only = {p: raw for p, (need, raw) in needs.items() if need == "sources"}
+    properties = collect_properties(property_files_, cached_parser(cache), sources_only)
     model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(

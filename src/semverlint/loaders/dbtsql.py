@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +25,9 @@ from semverlint.loaders.dbt import (
     DbtProject,
     ModelFile,
     ModelSpec,
+    Need,
+    SourceKey,
+    Sources,
     _render_vars,
     all_model_files,
     cached_parser,
@@ -74,6 +77,22 @@ def _column_names(data: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if isinstance(n, str) and n))
 
 
+class _SourceColumns(Mapping[SourceKey, "tuple[str, ...] | None"]):
+    """The columns each source table declares, worked out only for the tables models read."""
+
+    def __init__(self, sources: Sources) -> None:
+        self._sources = sources
+
+    def __getitem__(self, key: SourceKey) -> tuple[str, ...] | None:
+        return _column_names(self._sources[key].data) or None
+
+    def __iter__(self) -> Iterator[SourceKey]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
 class _Upstream(Mapping[str, Model]):
     """Models by key as the SQL of a downstream model needs them: analysed on first use."""
 
@@ -109,9 +128,7 @@ class _Stage:
         self.focus = focus
         self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
         self.renders = _Renders(dbt, _context_key(dbt, dialect), cache)
-        sources = {
-            key: _column_names(entry.data) or None for key, entry in dbt.properties.sources.items()
-        }
+        sources = _SourceColumns(dbt.properties.sources)
         latest = {
             fold(s.entry.data["name"]): s.key
             for s in self.specs.values()
@@ -213,9 +230,17 @@ class _Stage:
             vars=_render_vars(self.dbt.project),
             macros=self.dbt.macros,
             dialect=self.dialect,
-            sources=tuple(sorted(self.resolver.sources.items())),
+            sources=self._named_sources(job.text for job in jobs),
         )
         prefetch(setup, jobs, self.cache)
+
+    def _named_sources(
+        self, texts: Iterable[str]
+    ) -> tuple[tuple[SourceKey, tuple[str, ...] | None], ...]:
+        """The sources the texts name, for workers: giving them all would parse every file.
+        A source named only through a macro is missed there, and so analysed again here."""
+        named = {(fold(s), fold(t)) for text in texts for s, t in _SOURCE.findall(text)}
+        return tuple(sorted((key, self.resolver.sources.get(key)) for key in named))
 
     def run(self, project_dir: str, marker: str) -> Interface:
         self.prefetch()
@@ -286,11 +311,7 @@ def _signature(spec: ModelSpec) -> str:
 
 
 def _sources(dbt: DbtProject) -> str:
-    return json.dumps(
-        {f"{s}.{t}": e.data for (s, t), e in dbt.properties.sources.items()},
-        sort_keys=True,
-        default=str,
-    )
+    return dbt.properties.sources.fingerprint()
 
 
 def focus(base: DbtProject, head: DbtProject, dialect: str | None) -> frozenset[str] | None:
@@ -328,11 +349,11 @@ def downstream(dirty: set[str], sides: tuple[Mapping[str, ModelFile], ...]) -> f
 
 
 _NAME = re.compile(rb"^[ \t]*(?:-[ \t]*)?name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
-# Sections every analysed model may need whatever it is called: sources feed stars, and
-# exposures and the semantic layer are read whole (they are small).
-_SHARED = re.compile(
-    rb"^(?:sources|semantic_models|metrics|exposures|saved_queries)[ \t]*:", re.MULTILINE
-)
+# Sections read whatever models they name: exposures and the semantic layer are read whole
+# (they are small); sources are kept for the models that read them (they are not).
+_WHOLE = re.compile(rb"^(?:semantic_models|metrics|exposures|saved_queries)[ \t]*:", re.MULTILINE)
+_SOURCES = re.compile(rb"^sources[ \t]*:", re.MULTILINE)
+_SOURCE = re.compile(r"""source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
 
 
 _VERSIONED = re.compile(r"^(.+)_v[\w.]+$")
@@ -349,7 +370,7 @@ ModelFiles = tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]
 class Scope:
     """What a change can reach, worked out before any property file of the reach is parsed."""
 
-    wanted: Callable[[str, bytes], bool]  # the property files worth parsing
+    wanted: Callable[[str, bytes], Need]  # how much of each property file to parse
     reach: frozenset[str]  # dirty models and everything downstream
     model_files: tuple[ModelFiles, ModelFiles]  # base's and head's, read once
 
@@ -364,7 +385,8 @@ def property_filter(
     """The property files worth parsing to compare two states; None: every file.
 
     A file that changed is read on both sides; of the others, only those that name a model
-    the change can reach, or declare sources, exposures or the semantic layer. A change to
+    the change can reach, or declare exposures or the semantic layer, and the sources of
+    the rest when a model reads them. A change to
     dbt_project.yml or to the macros can reach any model, so then every file is read.
     """
     if base_files.get(marker) != head_files.get(marker):
@@ -408,18 +430,25 @@ def property_filter(
 
     # `orders` is also the YAML of its versions' files, orders_v1.sql, orders_v2.sql.
     names = reach | {m.group(1) for k in reach if (m := _VERSIONED.match(k))}
-    decided: dict[str, bool] = {}
+    decided: dict[str, Need] = {}
 
-    def wanted(path: str, raw: bytes) -> bool:
+    def wanted(path: str, raw: bytes) -> Need:
         if path in changed:
-            return True
+            return "all"
         if path not in decided:  # unchanged: the same bytes on both sides, decided once
-            decided[path] = _SHARED.search(raw) is not None or any(
-                fold(m.group(1).decode("utf-8", "replace")) in names for m in _NAME.finditer(raw)
-            )
+            decided[path] = _need(raw, names)
         return decided[path]
 
     return Scope(wanted, reach, (old_list, new_list))
+
+
+def _need(raw: bytes, names: frozenset[str]) -> Need:
+    """How much of an unchanged property file a comparison reaching `names` must parse."""
+    if _WHOLE.search(raw) or any(
+        fold(m.group(1).decode("utf-8", "replace")) in names for m in _NAME.finditer(raw)
+    ):
+        return "all"
+    return "sources" if _SOURCES.search(raw) else "none"
 
 
 def _spec_keys(files: frozenset[str], sides: tuple[DbtProject, ...]) -> frozenset[str]:
