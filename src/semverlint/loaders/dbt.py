@@ -9,6 +9,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 from semverlint.cache import Cache
@@ -709,8 +710,26 @@ def sql_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+# Decoded text and digest by content: comparing two states, the unchanged files (nearly all)
+# are the very same bytes on both sides and are decoded once.
+TextMemo = dict[bytes, tuple[str, str]]
+
+
+def _decoded(raw: bytes, memo: TextMemo | None) -> tuple[str, str]:
+    if memo is not None and raw in memo:
+        return memo[raw]
+    text = decode(raw)
+    found = (text, sql_digest(text))
+    if memo is not None:
+        memo[raw] = found
+    return found
+
+
 def model_files(
-    project: str, files: Mapping[str, bytes], model_paths: tuple[str, ...]
+    project: str,
+    files: Mapping[str, bytes],
+    model_paths: tuple[str, ...],
+    memo: TextMemo | None = None,
 ) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
     """The .sql and .py files under the model paths; names are file names without extension."""
     found: dict[str, ModelFile] = {}
@@ -731,7 +750,7 @@ def model_files(
         if len(raw) > MAX_FILE_BYTES:
             diagnostics.append(Diagnostic("warning", "skipped model file: larger than 2 MiB", path))
             continue
-        text = decode(raw)
+        text, digest = _decoded(raw, memo)
         inner = rel[len(root) + 1 :] if root not in ("", ".") else rel
         folder = tuple(inner.split("/")[:-1])
         key = fold(stem)
@@ -745,7 +764,7 @@ def model_files(
             )
             continue
         found[key] = ModelFile(
-            stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql"
+            stem, path, folder, text, digest, "python" if ext == ".py" else "sql"
         )
     return tuple(found.values()), tuple(diagnostics)
 
@@ -951,8 +970,16 @@ class ModelSpec:
 
     file: ModelFile
     entry: PropertyEntry | None
-    project_config: Mapping[str, Any]
+    project: DbtProjectFile
     version: str | None = None
+    config_name: str | None = None  # the file's own name, when a version is named otherwise
+
+    @cached_property
+    def project_config(self) -> Mapping[str, Any]:
+        """The models: tree applied to this model: worked out for the models a change reaches,
+        not for every model of the project."""
+        name = self.config_name or self.file.name
+        return folder_config(self.project.models_tree, self.project.name, self.file.folder, name)
 
     @property
     def key(self) -> str:
@@ -1012,10 +1039,13 @@ def snapshot_files(
 
 
 def all_model_files(
-    project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
+    project_dir: str,
+    files: Mapping[str, bytes],
+    project: DbtProjectFile,
+    memo: TextMemo | None = None,
 ) -> tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]:
     """Models and snapshots; a snapshot named like a model is reported and left out."""
-    models, diagnostics = model_files(project_dir, files, project.model_paths)
+    models, diagnostics = model_files(project_dir, files, project.model_paths, memo)
     snapshots, more = snapshot_files(project_dir, files, project.snapshot_paths)
     names = {fold(m.name) for m in models}
     clashes = tuple(
@@ -1044,20 +1074,21 @@ def read_dbt_project(
     files: Mapping[str, bytes],
     marker: str,
     cache: Cache | None = None,
-    wanted: Callable[[str, bytes], Need] | None = None,
+    wanted: Callable[[str, bytes], tuple[Need, bytes]] | None = None,
     found: tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]] | None = None,
 ) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds.
 
-    `wanted` says how much of each property file is worth parsing (all of every file by
-    default): comparing two states, a file that describes no model the change can reach is
-    the same on both sides, and its sources matter only to a model that reads them.
+    `wanted` says how much of each property file is worth parsing, and gives the text to
+    parse (all of every file by default): comparing two states, a file that describes no
+    model the change can reach is the same on both sides, its sources matter only to a
+    model that reads them, and of a file that does, only the entries of those models.
     """
     project, diagnostics = parse_project_file(files[marker], marker)
     if project is None:
         return diagnostics[0]
     needs = {
-        p: (wanted(p, raw) if wanted else "all", raw)
+        p: wanted(p, raw) if wanted else ("all", raw)
         for p, raw in property_files(project_dir, files, project).items()
     }
     property_files_ = {p: raw for p, (need, raw) in needs.items() if need == "all"}
@@ -1066,11 +1097,7 @@ def read_dbt_project(
     model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
-        ModelSpec(
-            file,
-            properties.models.get(fold(file.name)),
-            folder_config(project.models_tree, project.name, file.folder, file.name),
-        )
+        ModelSpec(file, properties.models.get(fold(file.name)), project)
         for file in model_list
         if fold(file.name) not in claimed
     )
@@ -1203,8 +1230,7 @@ def _versioned_specs(
                 )
                 continue
             claimed.add(fold(file.name))
-            config = folder_config(project.models_tree, project.name, file.folder, file.name)
-            specs.append(ModelSpec(replace(file, name=name), entry, config, v))
+            specs.append(ModelSpec(replace(file, name=name), entry, project, v, file.name))
         if key in by_name and key not in claimed:
             claimed.add(key)
             diagnostics.append(

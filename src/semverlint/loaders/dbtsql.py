@@ -28,6 +28,7 @@ from semverlint.loaders.dbt import (
     Need,
     SourceKey,
     Sources,
+    TextMemo,
     _render_vars,
     all_model_files,
     cached_parser,
@@ -49,6 +50,7 @@ from semverlint.modelsql import (
     sql_diagnostics,
 )
 from semverlint.parallel import blind_upstream
+from semverlint.yamltrim import keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
 MAX_DEPTH = 400
@@ -348,10 +350,14 @@ def downstream(dirty: set[str], sides: tuple[Mapping[str, ModelFile], ...]) -> f
     return frozenset(reach)
 
 
-_NAME = re.compile(rb"^[ \t]*(?:-[ \t]*)?name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
+# Any run of bytes up to a quote, space or comment (a bytes \w would stop at a letter that is
+# not ASCII and miss the model). Not anchored to the line, so the scan runs at C speed on
+# the literal; a key that only ends in `name:` makes a file a candidate, never a miss.
+_NAME = re.compile(rb"name:[ \t]*['\"]?([^\s'\"#]+)")
 # Sections read whatever models they name: exposures and the semantic layer are read whole
 # (they are small); sources are kept for the models that read them (they are not).
 _WHOLE = re.compile(rb"^(?:semantic_models|metrics|exposures|saved_queries)[ \t]*:", re.MULTILINE)
+_WHOLE_WORDS = (b"semantic_models", b"metrics", b"exposures", b"saved_queries")
 _SOURCES = re.compile(rb"^sources[ \t]*:", re.MULTILINE)
 _SOURCE = re.compile(r"""source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
 
@@ -370,7 +376,7 @@ ModelFiles = tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]
 class Scope:
     """What a change can reach, worked out before any property file of the reach is parsed."""
 
-    wanted: Callable[[str, bytes], Need]  # how much of each property file to parse
+    wanted: Callable[[str, bytes], tuple[Need, bytes]]  # what of each property file to parse
     reach: frozenset[str]  # dirty models and everything downstream
     model_files: tuple[ModelFiles, ModelFiles]  # base's and head's, read once
 
@@ -409,8 +415,9 @@ def property_filter(
     dirty = {
         k for k in old.keys() | new.keys() if _entry_text(old.get(k)) != _entry_text(new.get(k))
     }
-    old_list = all_model_files(project_dir, base_files, project)
-    new_list = all_model_files(project_dir, head_files, project)
+    memo: TextMemo = {}
+    old_list = all_model_files(project_dir, base_files, project, memo)
+    new_list = all_model_files(project_dir, head_files, project, memo)
     old_files = {fold(f.name): f for f in old_list[0]}
     new_files = {fold(f.name): f for f in new_list[0]}
     for key in old_files.keys() | new_files.keys():
@@ -430,11 +437,11 @@ def property_filter(
 
     # `orders` is also the YAML of its versions' files, orders_v1.sql, orders_v2.sql.
     names = reach | {m.group(1) for k in reach if (m := _VERSIONED.match(k))}
-    decided: dict[str, Need] = {}
+    decided: dict[str, tuple[Need, bytes]] = {}
 
-    def wanted(path: str, raw: bytes) -> Need:
+    def wanted(path: str, raw: bytes) -> tuple[Need, bytes]:
         if path in changed:
-            return "all"
+            return "all", raw
         if path not in decided:  # unchanged: the same bytes on both sides, decided once
             decided[path] = _need(raw, names)
         return decided[path]
@@ -442,13 +449,16 @@ def property_filter(
     return Scope(wanted, reach, (old_list, new_list))
 
 
-def _need(raw: bytes, names: frozenset[str]) -> Need:
-    """How much of an unchanged property file a comparison reaching `names` must parse."""
-    if _WHOLE.search(raw) or any(
-        fold(m.group(1).decode("utf-8", "replace")) in names for m in _NAME.finditer(raw)
-    ):
-        return "all"
-    return "sources" if _SOURCES.search(raw) else "none"
+def _need(raw: bytes, names: frozenset[str]) -> tuple[Need, bytes]:
+    """How much of an unchanged property file a comparison reaching `names` must parse,
+    and the text to parse: the entries of the models it reaches, when it can be cut."""
+    # A plain search for the words first: ten times faster than the anchored pattern.
+    if any(word in raw for word in _WHOLE_WORDS) and _WHOLE.search(raw):
+        return "all", raw
+    found = set(_NAME.findall(raw))  # one pass in C; folding the few distinct names is cheap
+    if any(fold(name.decode("utf-8", "replace")) in names for name in found):
+        return "all", keep_entries(raw, names)
+    return ("sources" if b"sources" in raw and _SOURCES.search(raw) else "none"), raw
 
 
 def _spec_keys(files: frozenset[str], sides: tuple[DbtProject, ...]) -> frozenset[str]:
