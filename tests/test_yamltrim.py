@@ -3,10 +3,14 @@ parsing the whole file does, on the same lines; any layout it does not know stay
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from semverlint.yamlio import load_yaml, line_of
-from semverlint.yamltrim import keep_entries
+from clirun import semverlint
+from gitrepo import GitRepo
+from semverlint.yamlio import line_of, load_yaml
+from semverlint.yamltrim import entry_texts, keep_entries
 
 FILE = b"""version: 2
 
@@ -90,3 +94,41 @@ def test_layouts_it_does_not_know_stay_whole(raw: bytes) -> None:
 def test_an_entry_whose_name_is_not_surely_read_is_kept(entry: bytes) -> None:
     raw = b"models:\n  - name: good\n" + entry
     assert keep_entries(raw, frozenset({"good"})) == raw
+
+
+def test_entry_texts_name_each_entry_or_refuse() -> None:
+    texts = entry_texts(FILE)
+    assert texts is not None
+    assert sorted(texts) == ["customers", "items", "orders", "orders_snapshot", "people"]
+    assert texts["people"].startswith("  - description: named on a later line")
+    assert entry_texts(b"models:\n  - name: a\n  - name: A\n") is None  # a name twice
+    assert entry_texts(b"models:\n  - columns: []\n") is None  # no name
+
+
+def test_an_edited_entry_in_a_file_of_many_is_found_and_only_it(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    models = "models:\n" + "".join(
+        f"  - name: m{i}\n    columns:\n      - name: id\n        data_tests: [not_null]\n"
+        for i in range(4)
+    )
+    git_repo.write("dbt_project.yml", "name: shop\nversion: 1.0.0\n")
+    git_repo.write("models/_models.yml", models)
+    for i in range(4):
+        git_repo.write(f"models/m{i}.sql", "select 1 as id\n")
+    git_repo.commit("base")
+    edited = models.replace(
+        "  - name: m2\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+        "  - name: m2\n    columns:\n      - name: id\n",
+    ).replace("  - name: m1\n", "  - name: m1  # a comment changes no entry\n")
+    git_repo.write("models/_models.yml", edited)
+    result = semverlint(
+        "diff",
+        "--repo",
+        git_repo.path,
+        "--format",
+        "json",
+        env={"SEMVERLINT_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    changes = [(c["rule"], c["model"], c["column"]) for c in result.json["projects"][0]["changes"]]
+    assert changes == [("not-null-removed", "m2", "id")]

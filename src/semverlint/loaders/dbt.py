@@ -174,12 +174,12 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
 
     def _lookup(self, key: SourceKey) -> PropertyEntry | None:
         found = [self._parsed[key]] if key in self._parsed else []
-        table = key[1]
-        # A file can declare the table only if its name is in the text; a name that is not
-        # ASCII may fold differently as bytes, so then every deferred file is a candidate.
-        needle = table.encode("ascii") if table.isascii() else b""
+        # Only a file with a `name:` for the source and one for the table can declare it.
+        patterns = [_name_pattern(name) for name in key]
         for path, raw in self._deferred.items():
-            if needle in raw.lower() and (entry := self._file(path).get(key)) is not None:
+            if not all(p is None or p.search(raw) for p in patterns):
+                continue
+            if (entry := self._file(path).get(key)) is not None:
                 found.append(entry)
         return max(found, key=lambda e: e.path, default=None)
 
@@ -195,6 +195,15 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
                 if key not in merged or merged[key].path <= entry.path:
                     merged[key] = entry
         return merged
+
+
+def _name_pattern(name: str) -> re.Pattern[bytes] | None:
+    """A `name:` line with this (folded) name; None for a name that is not ASCII, which may
+    fold differently as bytes, so that every file stays a candidate."""
+    if not name.isascii():
+        return None
+    quoted = rb"['\"]?" + re.escape(name.encode("ascii")) + rb"['\"]?"
+    return re.compile(rb"name:[ \t]*" + quoted + rb"[ \t\r]*(?:#|$)", re.I | re.M)
 
 
 def _file_sources(path: str, result: YamlResult) -> dict[SourceKey, PropertyEntry]:
@@ -320,17 +329,24 @@ def cached_parser(cache: Cache | None) -> YamlParser:
     """load_yaml, remembered by content: base and head share unchanged files, runs share all."""
     if cache is None:
         return load_yaml
+    # This parser's own results, as built: base and head share it, and decoding the cached
+    # JSON again for the second side cost as much as parsing.
+    seen: dict[bytes, YamlResult] = {}
 
     def parse(raw: bytes) -> YamlResult:
         from semverlint.cache import make_key
         from semverlint.yamljson import result_from_json, result_to_json
 
+        if raw in seen:
+            return seen[raw]
         key = make_key("yaml", hashlib.sha1(raw, usedforsecurity=False).hexdigest())
         cached = cache.get(key)
         if cached is not None:
-            return result_from_json(cached)
-        result = load_yaml(raw)
-        cache.put(key, result_to_json(result))
+            result = result_from_json(cached)
+        else:
+            result = load_yaml(raw)
+            cache.put(key, result_to_json(result))
+        seen[raw] = result
         return result
 
     return parse
@@ -1073,7 +1089,7 @@ def read_dbt_project(
     project_dir: str,
     files: Mapping[str, bytes],
     marker: str,
-    cache: Cache | None = None,
+    parse: YamlParser = load_yaml,
     wanted: Callable[[str, bytes], tuple[Need, bytes]] | None = None,
     found: tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]] | None = None,
 ) -> DbtProject | Diagnostic:
@@ -1093,7 +1109,7 @@ def read_dbt_project(
     }
     property_files_ = {p: raw for p, (need, raw) in needs.items() if need == "all"}
     sources_only = {p: raw for p, (need, raw) in needs.items() if need == "sources"}
-    properties = collect_properties(property_files_, cached_parser(cache), sources_only)
+    properties = collect_properties(property_files_, parse, sources_only)
     model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(

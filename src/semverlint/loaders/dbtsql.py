@@ -29,6 +29,7 @@ from semverlint.loaders.dbt import (
     SourceKey,
     Sources,
     TextMemo,
+    YamlParser,
     _render_vars,
     all_model_files,
     cached_parser,
@@ -50,7 +51,7 @@ from semverlint.modelsql import (
     sql_diagnostics,
 )
 from semverlint.parallel import blind_upstream
-from semverlint.yamltrim import keep_entries
+from semverlint.yamltrim import entry_texts, keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
 MAX_DEPTH = 400
@@ -295,7 +296,7 @@ def load_dbt(
 ) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
     """One state of a dbt project with every model analysed."""
     cache = cache if cache is not None else MemoryCache()
-    dbt = read_dbt_project(project_dir, files, marker, cache)
+    dbt = read_dbt_project(project_dir, files, marker, cached_parser(cache))
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
@@ -386,7 +387,7 @@ def property_filter(
     base_files: Mapping[str, bytes],
     head_files: Mapping[str, bytes],
     marker: str,
-    cache: Cache,
+    parse: YamlParser,
 ) -> Scope | None:
     """The property files worth parsing to compare two states; None: every file.
 
@@ -409,9 +410,14 @@ def property_filter(
     before = property_files(project_dir, base_files, project)
     after = property_files(project_dir, head_files, project)
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-    parse = cached_parser(cache)
-    old = collect_properties({p: before[p] for p in changed if p in before}, parse).models
-    new = collect_properties({p: after[p] for p in changed if p in after}, parse).models
+    # Of a changed file, only the entries whose text changed can describe a model anew.
+    edited = {p: _edited_entries(before.get(p), after.get(p)) for p in changed}
+    old = collect_properties(
+        {p: _cut(before[p], edited[p]) for p in changed if p in before}, parse
+    ).models
+    new = collect_properties(
+        {p: _cut(after[p], edited[p]) for p in changed if p in after}, parse
+    ).models
     dirty = {
         k for k in old.keys() | new.keys() if _entry_text(old.get(k)) != _entry_text(new.get(k))
     }
@@ -441,12 +447,26 @@ def property_filter(
 
     def wanted(path: str, raw: bytes) -> tuple[Need, bytes]:
         if path in changed:
-            return "all", raw
+            return "all", keep_entries(raw, names)
         if path not in decided:  # unchanged: the same bytes on both sides, decided once
             decided[path] = _need(raw, names)
         return decided[path]
 
     return Scope(wanted, reach, (old_list, new_list))
+
+
+def _edited_entries(before: bytes | None, after: bytes | None) -> frozenset[str] | None:
+    """Names of the model entries whose text differs between two versions of a property file;
+    None when either cannot be cut into entries."""
+    old = entry_texts(before) if before is not None else {}
+    new = entry_texts(after) if after is not None else {}
+    if old is None or new is None:
+        return None
+    return frozenset(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
+def _cut(raw: bytes, names: frozenset[str] | None) -> bytes:
+    return raw if names is None else keep_entries(raw, names)
 
 
 def _need(raw: bytes, names: frozenset[str]) -> tuple[Need, bytes]:
@@ -485,11 +505,12 @@ def load_dbt_pair(
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     cache = cache if cache is not None else MemoryCache()
-    scope = property_filter(project_dir, base_files, head_files, marker, cache)
+    parse = cached_parser(cache)
+    scope = property_filter(project_dir, base_files, head_files, marker, parse)
     wanted = scope.wanted if scope else None
     found = scope.model_files if scope else (None, None)
-    base = read_dbt_project(project_dir, base_files, marker, cache, wanted, found[0])
-    head = read_dbt_project(project_dir, head_files, marker, cache, wanted, found[1])
+    base = read_dbt_project(project_dir, base_files, marker, parse, wanted, found[0])
+    head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
     if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
         return (
             load_dbt(project_dir, base_files, marker, dialects[0], cache),
@@ -503,8 +524,8 @@ def load_dbt_pair(
     ):
         # The adapter, dialect or sources changed: every model may read differently, so
         # every property file is wanted after all.
-        base = read_dbt_project(project_dir, base_files, marker, cache, None, found[0])
-        head = read_dbt_project(project_dir, head_files, marker, cache, None, found[1])
+        base = read_dbt_project(project_dir, base_files, marker, parse, None, found[0])
+        head = read_dbt_project(project_dir, head_files, marker, parse, None, found[1])
         # They parsed a moment ago with a filter; the project files themselves are unchanged.
         assert not isinstance(base, Diagnostic)
         assert not isinstance(head, Diagnostic)
