@@ -4,6 +4,7 @@ healed."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,72 @@ def test_a_source_change_reaches_every_model_that_stars_over_it(shop: GitRepo) -
     report = semverlint("diff", "--repo", shop.path, "--format", "json").json
     found = {(c["rule"], c["model"], c["column"]) for c in report["projects"][0]["changes"]}
     assert ("column-added", "by_source", "note") in found
+
+
+def test_interfaces_survive_json_exactly() -> None:
+    from semverlint.interface import (
+        Column,
+        Diagnostic,
+        Interface,
+        Model,
+        ModelVersion,
+        Project,
+        Suppression,
+    )
+    from semverlint.interfacejson import from_json, to_json
+
+    column = Column(
+        "id",
+        "integer",
+        not_null=True,
+        accepted_values=("a", "b"),
+        relationships=("ref('x').id",),
+        lineage=(("stg", "id"), ("source:raw.t", "id")),
+        line=3,
+    )
+    model = Model(
+        "orders",
+        columns=(column, Column("note")),
+        unique_keys=(("id",), ("id", "note")),
+        logic=(("where", "x > 0"),),
+        versions=(ModelVersion("1", (column,), "2026-01-01"), ModelVersion("2")),
+        foreign_refs=(("other", "m"),),
+        suppressions=(Suppression("column-removed", "agreed", "m.yml", 4, "id"),),
+        version="2",
+    )
+    interface = Interface(
+        Project("shop", ".", "dbt", "1.0.0"),
+        (model,),
+        (Diagnostic("warning", "odd", "m.yml", 2),),
+        (Model("dash", resource="exposure", refs=("orders",)),),
+    )
+    data = json.loads(json.dumps(to_json(interface)))
+    assert from_json(Interface, data) == interface
+
+
+def test_a_repeated_comparison_reads_no_model(shop: GitRepo, tmp_path: Path) -> None:
+    shop.write("models/stg_orders.sql", STG.replace("id as order_id", "id as order_key"))
+    shop.commit("rename")
+    cache = tmp_path / "cache"
+    first = _run(shop, cache, "HEAD~1..HEAD")
+    for entry in _entries(cache):  # every model's entry goes: only the pair can answer
+        data = json.loads(entry.read_text())
+        if not (isinstance(data, list) and len(data) == 4 and data[0][0][0] == "shop"):
+            entry.unlink()
+    code = (
+        "import sys\n"
+        "from semverlint.cli import app\n"
+        "try:\n"
+        f"    app(['diff', 'HEAD~1..HEAD', '--repo', {str(shop.path)!r}, '--format', 'json'])\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('sqlglot', 'jinja2') if m in sys.modules), file=sys.stderr)\n"
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SEMVERLINT_CACHE_DIR": str(cache)},
+    )
+    assert again.stdout == first
+    assert again.stderr.strip().splitlines()[-1] == "[]"  # nothing rendered or parsed

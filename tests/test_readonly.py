@@ -397,6 +397,10 @@ def test_a_partial_clone_is_not_fetched_into(git_repo: GitRepo, tmp_path: Path) 
     partial = git_repo.clone(
         tmp_path / "partial", "--no-checkout", "--filter=blob:none", "--depth", "5"
     )
-    result = cli(partial.path, "diff", "HEAD~1..HEAD")
+    # A cache of its own: with this very comparison remembered, no blob would be needed.
+    env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / "cache")}
+    before = fingerprint(partial.path)
+    result = semverlint("diff", "HEAD~1..HEAD", "--repo", partial.path, env=env)
+    assert changed(before, fingerprint(partial.path)) == []
     assert result.code == 2
     assert "partial clone" in result.stderr

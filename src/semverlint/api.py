@@ -355,25 +355,40 @@ def load_pair(
     options: Options,
     cache: Cache,
 ) -> tuple[LoadedProject, LoadedProject]:
-    """A changed dbt project at both states, analysing only the models the change can reach."""
+    """A changed dbt project at both states, analysing only the models the change can reach.
+
+    The pair is remembered under the object ids of both sides' files: running the same
+    comparison again (a CI retry, `diff` then `check`, a hook run twice) reads no model.
+    """
+    from semverlint.cache import make_key
+    from semverlint.interfacejson import diagnostics_from_json, interface_from_json, to_json
     from semverlint.loaders.dbtsql import load_dbt_pair
 
     ref = head_listing.ref
-    head_files = head.read_many(
-        [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
-    )
-    base_files = base.read_many(
-        [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
-    )
+    config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
+    config_files = head.read_many([p for p in head_listing.paths if p == config_marker])
     root_config = Config()
     if "pyproject.toml" in head_listing.paths:
         raw = head.read_many(["pyproject.toml"])["pyproject.toml"]
         root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-    config = merge(project_config(ref, head_files, root_config, catalogue), options.config)
+    config = merge(project_config(ref, config_files, root_config, catalogue), options.config)
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
-    (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
-        ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
-    )
+    key = make_key("pair", marker, config.dialect, base_listing.signature, head_listing.signature)
+    cached = cache.get(key)
+    if cached is not None:
+        base_if, head_if = interface_from_json(cached[0]), interface_from_json(cached[2])
+        base_diags, head_diags = diagnostics_from_json(cached[1]), diagnostics_from_json(cached[3])
+    else:
+        head_files = head.read_many(
+            [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
+        )
+        base_files = base.read_many(
+            [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
+        )
+        (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
+            ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
+        )
+        cache.put(key, to_json([base_if, base_diags, head_if, head_diags]))
     return (
         LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
         LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),

@@ -1,48 +1,58 @@
 """Renders and analyses many models at once in worker processes, filling the cache.
 
-A large change (every model reformatted, a macro edited) leaves hundreds of models to
-read. Each model's first analysis needs only its own SQL and the project's sources, so
-those run in parallel; the pass that follows, in lineage order, finds them in the cache.
-Results are the same values the sequential path computes, under the same keys.
+A large change (every model reformatted, a macro edited) leaves thousands of models to
+read. Both steps run in parallel: first every model is rendered (and its SQL tokenized,
+so that a reformatted model is known for the same query), then every distinct query is
+analysed once, whichever side of the comparison and whichever model it came from. The
+pass that follows, in lineage order, finds it all in the cache. Results are the values
+the sequential path computes, under the same keys.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from semverlint.cache import Cache, make_key
-
-# Below this many models to read, starting workers costs more than it saves.
+# Below this many jobs, starting workers costs more than it saves.
 PARALLEL_MIN = 64
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Job:
-    render_key: str
+class RenderJob:
+    key: str
     text: str
 
 
 @dataclass(frozen=True)
-class Setup:
-    """Everything a worker needs, picklable: the render context and what sources declare."""
+class RenderSetup:
+    """Everything a rendering worker needs, picklable: the project's render context."""
 
     project_name: str
     target_type: str
     vars: tuple[tuple[str, object], ...]
     macros: tuple[tuple[str, str], ...]
     dialect: str | None
-    sources: tuple[tuple[tuple[str, str], tuple[str, ...] | None], ...]
+
+
+@dataclass(frozen=True)
+class AnalyseJob:
+    key: str
+    sql: tuple[str, ...]
+    upstream: tuple[tuple[str, tuple[str, ...] | None], ...]
+    dialect: str | None
 
 
 _WORKER: dict[str, Any] = {}  # one sandbox per worker process, built by its initializer
 
 
-def _start(setup: Setup) -> None:
+def _start_renderer(setup: RenderSetup) -> None:
     from semverlint.render import Macro, RenderContext, Renderer
 
     context = RenderContext(
@@ -52,25 +62,50 @@ def _start(setup: Setup) -> None:
         macros=tuple(Macro(path, text) for path, text in setup.macros),
     )
     _WORKER["renderer"] = Renderer(context)
-    _WORKER["setup"] = setup
+    _WORKER["dialect"] = setup.dialect
 
 
-def _work(jobs: list[Job]) -> list[tuple[str, Any, str | None, Any]]:
-    from semverlint.facts import rendered_from, rendered_to_json
+def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:
+    """The cache entry of one rendered model: its facts and the layout key of each query."""
+    from semverlint.facts import rendered_to_json
+    from semverlint.sql import layout_key
+
+    return {**rendered_to_json(rendered), "layout": [layout_key(s, dialect) for s in rendered.sql]}
+
+
+def _render(jobs: list[RenderJob]) -> list[tuple[str, dict[str, Any]]]:
+    from semverlint.facts import rendered_from
+
+    dialect = _WORKER["dialect"]
+    return [
+        (job.key, render_value(rendered_from(_WORKER["renderer"].render(job.text)), dialect))
+        for job in jobs
+    ]
+
+
+def _analyse(jobs: list[AnalyseJob]) -> list[tuple[str, Any]]:
+    from semverlint.facts import Rendered
     from semverlint.modelsql import analyse_rendered, analysed_to_json
 
-    setup: Setup = _WORKER["setup"]
-    sources = dict(setup.sources)
-    out: list[tuple[str, Any, str | None, Any]] = []
-    for job in jobs:
-        rendered = rendered_from(_WORKER["renderer"].render(job.text))
-        blind = blind_upstream(rendered.relations, sources)
-        analysis_key = make_key("analyse", setup.dialect, rendered.sql, sorted(blind.items()))
-        analysed = analyse_rendered(rendered, setup.dialect, blind)
-        out.append(
-            (job.render_key, rendered_to_json(rendered), analysis_key, analysed_to_json(analysed))
+    return [
+        (
+            job.key,
+            analysed_to_json(
+                analyse_rendered(Rendered(job.sql, (), (), ()), job.dialect, dict(job.upstream))
+            ),
         )
-    return out
+        for job in jobs
+    ]
+
+
+def render_all(setup: RenderSetup, jobs: list[RenderJob]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Rendered entries for the jobs, from workers; none when the jobs are few."""
+    return _run(jobs, _render, _start_renderer, (setup,))
+
+
+def analyse_all(jobs: list[AnalyseJob]) -> Iterator[tuple[str, Any]]:
+    """Analysed entries for the jobs, from workers; none when the jobs are few."""
+    return _run(jobs, _analyse, None, ())
 
 
 def blind_upstream(
@@ -97,18 +132,21 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def prefetch(setup: Setup, jobs: list[Job], cache: Cache) -> None:
-    """Fill the cache for the jobs whose render is not cached yet, across worker processes."""
+def _run(
+    jobs: list[J],
+    work: Callable[[list[J]], list[R]],
+    initializer: Callable[..., None] | None,
+    initargs: tuple[Any, ...],
+) -> Iterator[R]:
+    """`work` over the jobs across worker processes, in interleaved chunks (neighbouring
+    models are alike in size); nothing when they are too few to be worth the workers."""
     minimum = int(os.environ.get("SEMVERLINT_PARALLEL_MIN", PARALLEL_MIN))
     count = min(workers(), 8)
-    misses = [job for job in jobs if cache.get(job.render_key) is None]
-    if count < 2 or len(misses) < minimum:
-        return
+    if count < 2 or len(jobs) < minimum:
+        return  # the sequential pass does these as it meets them
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    chunks = [misses[i :: count * 4] for i in range(count * 4)]
-    with ProcessPoolExecutor(count, multiprocessing.get_context(method), _start, (setup,)) as pool:
-        for results in pool.map(_work, [c for c in chunks if c]):
-            for render_key, rendered, analysis_key, analysed in results:
-                cache.put(render_key, rendered)
-                if analysis_key is not None:
-                    cache.put(analysis_key, analysed)
+    chunks = [c for c in (jobs[i :: count * 4] for i in range(count * 4)) if c]
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(count, context, initializer, initargs) as pool:
+        for results in pool.map(work, chunks):
+            yield from results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -86,6 +87,27 @@ def _dialect(dialect: str | None) -> str | None:
     except ValueError:
         return None
     return dialect.lower()
+
+
+def layout_key(sql: str, dialect: str | None) -> str | None:
+    """The SQL as its tokens: equal for two texts that differ only in layout, comments and the
+    case of keywords, which parse to the same tree; None when the text does not tokenize.
+
+    A reformatted model is then analysed once for both sides of a comparison. A keyword's
+    case is dropped only where the token is that keyword; identifiers, quoted names,
+    function names and literals keep their text exactly."""
+    glot = Dialect.get_or_raise(_dialect(dialect))
+    try:
+        tokens = glot.tokenize(sql)
+    except Exception:  # sqlglot raises its own and Python's errors for unreadable text
+        return None
+    keywords = glot.tokenizer_class.KEYWORDS
+    parts: list[str] = []
+    for token in tokens:
+        upper = token.text.upper()
+        parts.append(token.token_type.name)
+        parts.append(upper if keywords.get(upper) is token.token_type else token.text)
+    return json.dumps(parts)  # quoted: no text can pass for a token boundary
 
 
 # ---------------------------------------------------------------------------------------------

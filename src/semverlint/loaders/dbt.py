@@ -120,7 +120,12 @@ class ModelFile:
 
 # How much of a property file a comparison needs: all of it, its sources alone, or nothing.
 Need = Literal["all", "sources", "none"]
-SourceKey = tuple[str, str]  # (source name, table name), folded
+SourceKey = tuple[str, str]
+# A `name:` and its value, up to a quote, space or comment. Not anchored to the line, so the
+# scan runs at C speed on the literal; a key that merely ends in `name:` is found too, which
+# can make a file a candidate for more than it holds, never less. (A bytes \w would stop at a
+# letter that is not ASCII.)
+NAME_SCAN = re.compile(rb"name:[ \t]*['\"]?([^\s'\"#]+)")  # (source name, table name), folded
 YamlParser = Callable[[bytes], YamlResult]
 
 
@@ -146,6 +151,7 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
         self._parse = parse
         self._found: dict[SourceKey, PropertyEntry | None] = {}
         self._files: dict[str, Mapping[SourceKey, PropertyEntry]] = {}
+        self._index: dict[str, set[str]] | None = None  # folded name -> deferred files
 
     def __getitem__(self, key: SourceKey) -> PropertyEntry:
         if key not in self._found:
@@ -175,13 +181,22 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
     def _lookup(self, key: SourceKey) -> PropertyEntry | None:
         found = [self._parsed[key]] if key in self._parsed else []
         # Only a file with a `name:` for the source and one for the table can declare it.
-        patterns = [_name_pattern(name) for name in key]
-        for path, raw in self._deferred.items():
-            if not all(p is None or p.search(raw) for p in patterns):
-                continue
+        for path in sorted(set.intersection(*(self._files_naming(name) for name in key))):
             if (entry := self._file(path).get(key)) is not None:
                 found.append(entry)
         return max(found, key=lambda e: e.path, default=None)
+
+    def _files_naming(self, name: str) -> set[str]:
+        """The deferred files with a `name:` of this (folded) name: every one for a name the
+        scan cannot read whole (a space, a quote or a # in it)."""
+        if self._index is None:
+            self._index = {}
+            for path, raw in self._deferred.items():
+                for found in set(NAME_SCAN.findall(raw)):
+                    self._index.setdefault(fold(found.decode("utf-8", "replace")), set()).add(path)
+        if NAME_SCAN.fullmatch(b"name:" + name.encode("utf-8")) is None:
+            return set(self._deferred)
+        return self._index.get(name, set())
 
     def _file(self, path: str) -> Mapping[SourceKey, PropertyEntry]:
         if path not in self._files:
@@ -195,15 +210,6 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
                 if key not in merged or merged[key].path <= entry.path:
                     merged[key] = entry
         return merged
-
-
-def _name_pattern(name: str) -> re.Pattern[bytes] | None:
-    """A `name:` line with this (folded) name; None for a name that is not ASCII, which may
-    fold differently as bytes, so that every file stays a candidate."""
-    if not name.isascii():
-        return None
-    quoted = rb"['\"]?" + re.escape(name.encode("ascii")) + rb"['\"]?"
-    return re.compile(rb"name:[ \t]*" + quoted + rb"[ \t\r]*(?:#|$)", re.I | re.M)
 
 
 def _file_sources(path: str, result: YamlResult) -> dict[SourceKey, PropertyEntry]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
 from semverlint.loaders.dbt import (
     _REF,
+    NAME_SCAN,
     DbtProject,
     ModelFile,
     ModelSpec,
@@ -50,7 +51,7 @@ from semverlint.modelsql import (
     reconcile,
     sql_diagnostics,
 )
-from semverlint.parallel import blind_upstream
+from semverlint.parallel import AnalyseJob, blind_upstream
 from semverlint.yamltrim import entry_texts, keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
@@ -130,7 +131,7 @@ class _Stage:
         self.cache = cache
         self.focus = focus
         self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
-        self.renders = _Renders(dbt, _context_key(dbt, dialect), cache)
+        self.renders = _Renders(dbt, dialect, cache)
         sources = _SourceColumns(dbt.properties.sources)
         latest = {
             fold(s.entry.data["name"]): s.key
@@ -169,7 +170,7 @@ class _Stage:
     def _analyse(self, spec: ModelSpec) -> tuple[Model, list[Diagnostic]]:
         if spec.file.language != "sql":  # Python models: known by name and YAML only
             return spec.build(), []
-        result = self.renders.get(spec.file)
+        result, layout = self.renders.get(spec.file)
         resolver = self.resolver
         model = replace(
             spec.build(dict(result.config)),
@@ -183,13 +184,13 @@ class _Stage:
         # Only an output that still holds a star asks for them, which depends on this model's
         # own SQL alone and so is decided alike on both sides.
         blind = blind_upstream(result.relations, resolver.sources)
-        analysed = self._analysis(result, blind)
+        analysed = self._analysis(result, layout, blind)
         if not isinstance(analysed, str) and not analysed.full.closed:
             upstream = {
                 identifier: resolver.columns(r, self.lookup) for identifier, r in result.relations
             }
             if upstream != blind:
-                analysed = self._analysis(result, upstream)
+                analysed = self._analysis(result, layout, upstream)
         if isinstance(analysed, str):
             message = f"SQL not analysed, classified from its YAML: {analysed}"
             return model, [*diagnostics, *sql_diagnostics(model, [message], "error")]
@@ -204,12 +205,15 @@ class _Stage:
         return model, [*diagnostics, *reconciled]
 
     def _analysis(
-        self, result: Rendered, upstream: dict[str, tuple[str, ...] | None]
+        self, result: Rendered, layout: Layout, upstream: dict[str, tuple[str, ...] | None]
     ) -> Analysed | str:
-        key = make_key("analyse", self.dialect, result.sql, sorted(upstream.items()))
+        key = analysis_key(self.dialect, result.sql, layout, upstream)
         cached = self.cache.get(key)
         if cached is not None:
-            return analysed_from_json(cached)
+            analysed = analysed_from_json(cached)
+            # Problems may say on which line they are: true only of the text they came from.
+            if not _by_layout(layout) or _unplaced(analysed):
+                return analysed
         analysed = analyse_rendered(result, self.dialect, upstream)
         self.cache.put(key, analysed_to_json(analysed))
         return analysed
@@ -218,35 +222,41 @@ class _Stage:
         """A model out of reach of the change: its YAML and config, refs read from the text."""
         return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
 
-    def prefetch(self) -> None:
-        """Render and first-analyse the wanted models in parallel when there are many."""
-        from semverlint.parallel import Job, Setup, prefetch
-
-        jobs = [
-            Job(self.renders.key(spec.file), spec.file.text)
+    def _wanted_sql(self) -> list[ModelSpec]:
+        return [
+            spec
             for key, spec in sorted(self.specs.items())
             if self.wanted(key) and spec.file.language == "sql"
         ]
-        setup = Setup(
+
+    def prefetch_renders(self) -> None:
+        """Render the wanted models not rendered yet, in workers when there are many."""
+        from semverlint.parallel import RenderJob, RenderSetup, render_all
+
+        jobs = {
+            key: RenderJob(key, spec.file.text)
+            for spec in self._wanted_sql()
+            if self.cache.get(key := self.renders.key(spec.file)) is None
+        }
+        setup = RenderSetup(
             project_name=self.dbt.project.name,
             target_type=self.dbt.adapter or "default",
             vars=_render_vars(self.dbt.project),
             macros=self.dbt.macros,
             dialect=self.dialect,
-            sources=self._named_sources(job.text for job in jobs),
         )
-        prefetch(setup, jobs, self.cache)
+        for key, value in render_all(setup, list(jobs.values())):
+            self.cache.put(key, value)
 
-    def _named_sources(
-        self, texts: Iterable[str]
-    ) -> tuple[tuple[SourceKey, tuple[str, ...] | None], ...]:
-        """The sources the texts name, for workers: giving them all would parse every file.
-        A source named only through a macro is missed there, and so analysed again here."""
-        named = {(fold(s), fold(t)) for text in texts for s, t in _SOURCE.findall(text)}
-        return tuple(sorted((key, self.resolver.sources.get(key)) for key in named))
+    def analyse_jobs(self) -> Iterator[AnalyseJob]:
+        """The first analysis of each wanted model: its query with sources' columns only."""
+        for spec in self._wanted_sql():
+            result, layout = self.renders.get(spec.file)
+            blind = blind_upstream(result.relations, self.resolver.sources)
+            key = analysis_key(self.dialect, result.sql, layout, blind)
+            yield AnalyseJob(key, result.sql, tuple(sorted(blind.items())), self.dialect)
 
     def run(self, project_dir: str, marker: str) -> Interface:
-        self.prefetch()
         refs = {key: text_refs(spec.file, self.specs) for key, spec in self.specs.items()}
         for key in lineage_order([k for k in self.specs if self.wanted(k)], refs):
             self.upstream(key)
@@ -270,6 +280,48 @@ class _Stage:
 
 
 SNAPSHOT_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")
+
+
+Layout = tuple["str | None", ...]  # each query's tokens (sql.layout_key), None if untokenized
+
+
+def analysis_key(
+    dialect: str | None,
+    sql: tuple[str, ...],
+    layout: Layout,
+    upstream: Mapping[str, tuple[str, ...] | None],
+) -> str:
+    """What an analysis is remembered by: the queries' tokens, so a reformatted model finds
+    the analysis of its old text, or the text itself when it does not tokenize."""
+    query = ["layout", *layout] if _by_layout(layout) else ["sql", *sql]
+    return make_key("analyse", dialect, query, sorted(upstream.items()))
+
+
+def _by_layout(layout: Layout) -> bool:
+    return bool(layout) and None not in layout
+
+
+def _unplaced(analysed: Analysed | str) -> bool:
+    """True when no problem was found: then nothing in the analysis depends on the layout."""
+    return not isinstance(analysed, str) and not any(
+        query.diagnostics for query in (analysed.full, analysed.incremental) if query
+    )
+
+
+def prefetch(stages: tuple[_Stage, ...]) -> None:
+    """Render, then analyse, the wanted models of the stages in parallel when they are many.
+
+    Both sides of a comparison are analysed together, each distinct query once: a model
+    whose SQL is the same (or only reformatted) on both sides costs one analysis."""
+    from semverlint.parallel import analyse_all
+
+    for stage in stages:
+        stage.prefetch_renders()
+    jobs = {job.key: job for stage in stages for job in stage.analyse_jobs()}
+    cache = stages[0].cache
+    misses = [job for key, job in jobs.items() if cache.get(key) is None]
+    for key, value in analyse_all(misses):
+        cache.put(key, value)
 
 
 def with_snapshot_columns(model: Model) -> Model:
@@ -301,6 +353,7 @@ def load_dbt(
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
     stage = _Stage(dbt, dialect, cache, None)
+    prefetch((stage,))
     return stage.run(project_dir, marker), ()
 
 
@@ -351,16 +404,11 @@ def downstream(dirty: set[str], sides: tuple[Mapping[str, ModelFile], ...]) -> f
     return frozenset(reach)
 
 
-# Any run of bytes up to a quote, space or comment (a bytes \w would stop at a letter that is
-# not ASCII and miss the model). Not anchored to the line, so the scan runs at C speed on
-# the literal; a key that only ends in `name:` makes a file a candidate, never a miss.
-_NAME = re.compile(rb"name:[ \t]*['\"]?([^\s'\"#]+)")
 # Sections read whatever models they name: exposures and the semantic layer are read whole
 # (they are small); sources are kept for the models that read them (they are not).
 _WHOLE = re.compile(rb"^(?:semantic_models|metrics|exposures|saved_queries)[ \t]*:", re.MULTILINE)
 _WHOLE_WORDS = (b"semantic_models", b"metrics", b"exposures", b"saved_queries")
 _SOURCES = re.compile(rb"^sources[ \t]*:", re.MULTILINE)
-_SOURCE = re.compile(r"""source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
 
 
 _VERSIONED = re.compile(r"^(.+)_v[\w.]+$")
@@ -475,7 +523,7 @@ def _need(raw: bytes, names: frozenset[str]) -> tuple[Need, bytes]:
     # A plain search for the words first: ten times faster than the anchored pattern.
     if any(word in raw for word in _WHOLE_WORDS) and _WHOLE.search(raw):
         return "all", raw
-    found = set(_NAME.findall(raw))  # one pass in C; folding the few distinct names is cheap
+    found = set(NAME_SCAN.findall(raw))  # one pass in C; folding the few distinct names is cheap
     if any(fold(name.decode("utf-8", "replace")) in names for name in found):
         return "all", keep_entries(raw, names)
     return ("sources" if b"sources" in raw and _SOURCES.search(raw) else "none"), raw
@@ -536,34 +584,39 @@ def load_dbt_pair(
         reach = _spec_keys(scope.reach, (base, head))
     else:
         reach = focus(base, head, head_dialect)
+    stages = (_Stage(base, base_dialect, cache, reach), _Stage(head, head_dialect, cache, reach))
+    prefetch(stages)
     return (
-        (_Stage(base, base_dialect, cache, reach).run(project_dir, marker), ()),
-        (_Stage(head, head_dialect, cache, reach).run(project_dir, marker), ()),
+        (stages[0].run(project_dir, marker), ()),
+        (stages[1].run(project_dir, marker), ()),
     )
 
 
 class _Renders:
     """Rendered models from the cache, or from a sandbox built only when something misses."""
 
-    def __init__(self, dbt: DbtProject, context_key: str, cache: Cache) -> None:
+    def __init__(self, dbt: DbtProject, dialect: str | None, cache: Cache) -> None:
         self._dbt = dbt
-        self._context_key = context_key
+        self._dialect = dialect
+        self._context_key = _context_key(dbt, dialect)
         self._cache = cache
         self._renderer: Any = None
 
     def key(self, file: ModelFile) -> str:
         return make_key("render", self._context_key, file.digest)
 
-    def get(self, file: ModelFile) -> Rendered:
-        from semverlint.facts import rendered_from, rendered_from_json, rendered_to_json
+    def get(self, file: ModelFile) -> tuple[Rendered, Layout]:
+        """The rendered model, and the tokens of each of its queries."""
+        from semverlint.facts import rendered_from, rendered_from_json
+        from semverlint.parallel import render_value
 
         key = self.key(file)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return rendered_from_json(cached)
-        result = rendered_from(self._sandbox().render(file.text))
-        self._cache.put(key, rendered_to_json(result))
-        return result
+        entry = self._cache.get(key)
+        if entry is None:
+            rendered = rendered_from(self._sandbox().render(file.text))
+            entry = render_value(rendered, self._dialect)
+            self._cache.put(key, entry)
+        return rendered_from_json(entry), tuple(entry["layout"])
 
     def _sandbox(self) -> Any:
         if self._renderer is None:
