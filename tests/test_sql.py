@@ -845,3 +845,22 @@ def test_ddl_unterminated_string_is_a_diagnostic() -> None:
 def test_ddl_relation_names_keep_written_qualification() -> None:
     script = _ddl('create table Analytics.Orders (id int); create table "Mixed" (id int);')
     assert set(script["relations"]) == {"analytics.orders", "Mixed"}
+
+
+def test_layout_key_ignores_layout_comments_and_keyword_case_only() -> None:
+    from semverlint.sql import layout_key
+
+    base = layout_key("select a, sum(b) as total from t group by a", "duckdb")
+    assert base is not None
+    same = "SELECT\n  a,\n  sum(b) AS total -- the sum\nFROM t\nGROUP BY a\n"
+    assert layout_key(same, "duckdb") == base
+    for different in (
+        "select A, sum(b) as total from t group by a",  # an identifier's case is kept
+        "select a, SUM(b) as total from t group by a",  # so is a function name's
+        "select a, sum(b) as Total from t group by a",
+        "select a, sum(b) as total from t group by 1",
+        'select a, sum(b) as "select" from t group by a',  # a quoted name is not a keyword
+    ):
+        assert layout_key(different, "duckdb") != base, different
+    assert layout_key("select 'a  b'", "duckdb") != layout_key("select 'a b'", "duckdb")
+    assert layout_key("select 'unterminated", "duckdb") is None
