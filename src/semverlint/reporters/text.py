@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from rich.console import Console
-from rich.text import Text
-
 from semverlint.bump import rank
 from semverlint.classify import Change
 from semverlint.report import ProjectReport, Report
@@ -18,6 +15,12 @@ STYLES = {"major": "bold red", "minor": "yellow", "patch": "cyan", "none": "dim"
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
+# One printed line (a "\n" inside starts another): pieces of text, each with a rich style, ""
+# for none. Colour is drawn by rich; without colour the pieces are printed as they are, so a
+# report piped to a file or a CI log never imports rich (~20 ms of a run).
+Piece = tuple[str, str]
+Line = tuple[Piece, ...]
+
 
 def _s(value: object) -> str:
     """Repository text made safe to print: control characters shown escaped."""
@@ -25,6 +28,26 @@ def _s(value: object) -> str:
 
 
 def render(report: Report, color: bool = False) -> str:
+    report_lines = tuple(lines(report))
+    if color or not all(_plain(line) for line in report_lines):
+        return _render_rich(report_lines, color)
+    return "".join(_text(line) + "\n" for line in report_lines)
+
+
+def _text(line: Line) -> str:
+    return "".join(text for text, _ in line)
+
+
+def _plain(line: Line) -> bool:
+    """True when rich without colour prints the line's text unchanged: no tab for it to expand,
+    no control character for it to drop; anything else still goes through rich."""
+    return _text(line).replace("\n", "").isprintable()
+
+
+def _render_rich(report_lines: tuple[Line, ...], color: bool) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -35,8 +58,8 @@ def render(report: Report, color: bool = False) -> str:
         emoji=False,
         soft_wrap=True,
     )
-    for text in lines(report):
-        console.print(text)
+    for line in report_lines:
+        console.print(Text.assemble(*line))
     return buffer.getvalue()
 
 
@@ -44,42 +67,48 @@ def _revision(rev: str, commit: str | None) -> str:
     return f"{rev} ({commit[:10]})" if commit and commit != rev else rev
 
 
-def lines(report: Report) -> Iterator[Text]:
-    yield Text.assemble(
+def lines(report: Report) -> Iterator[Line]:
+    yield (
         ("semverlint ", "bold"),
-        f"{_revision(report.base.rev, report.base.commit)} -> "
-        f"{_revision(report.head.rev, report.head.commit)}",
+        (
+            f"{_revision(report.base.rev, report.base.commit)} -> "
+            f"{_revision(report.head.rev, report.head.commit)}",
+            "",
+        ),
     )
     if not report.projects:
-        yield Text("No projects found: add a dbt_project.yml or a semverlint.yml.", style="yellow")
+        yield (("No projects found: add a dbt_project.yml or a semverlint.yml.", "yellow"),)
         return
     for project in report.projects:
-        yield Text("")
+        yield ()
         yield from _project(project)
-    yield Text("")
+    yield ()
     yield _overall(report)
 
 
-def _bump(bump: str) -> Text:
-    return Text(f"{bump.upper():<5}", style=STYLES[bump])
+def _bump(bump: str) -> Piece:
+    return (f"{bump.upper():<5}", STYLES[bump])
 
 
-def _project(project: ProjectReport) -> Iterator[Text]:
+def _project(project: ProjectReport) -> Iterator[Line]:
     declared = f"{project.declared_base or '-'} -> {project.declared_head or '-'}"
-    yield Text.assemble(
+    yield (
         (_s(project.name), "bold"),
-        f" ({project.kind}, {_s(project.path)})  version {_s(declared)}",
+        (f" ({project.kind}, {_s(project.path)})  version {_s(declared)}", ""),
     )
     if not project.changes:
-        yield Text("  no interface changes", style="dim")
+        yield (("  no interface changes", "dim"),)
     by_model: dict[str, list[Change]] = {}
     for change in project.changes:
         by_model.setdefault(change.model, []).append(change)
     for model, changes in by_model.items():
         worst = max(changes, key=lambda c: rank(c.bump) if c.counts else -1)
         where = worst.path or ""
-        yield Text.assemble(
-            "  ", (_s(model), "bold"), f"  [{changes[0].access}]  ", (_s(where), "dim")
+        yield (
+            ("  ", ""),
+            (_s(model), "bold"),
+            (f"  [{changes[0].access}]  ", ""),
+            (_s(where), "dim"),
         )
         for change in sorted(changes, key=lambda c: (-rank(c.bump), c.column or "", c.rule)):
             yield from _change(change)
@@ -88,19 +117,23 @@ def _project(project: ProjectReport) -> Iterator[Text]:
             f"{diagnostic.path}:{diagnostic.line}" if diagnostic.line else (diagnostic.path or "")
         )
         style = "red" if diagnostic.level == "error" else "yellow"
-        yield Text.assemble(
-            "  ", (f"{diagnostic.level}: ", style), f"{_s(location)}: {_s(diagnostic.message)}"
+        yield (
+            ("  ", ""),
+            (f"{diagnostic.level}: ", style),
+            (f"{_s(location)}: {_s(diagnostic.message)}", ""),
         )
     yield _verdict(project)
 
 
-def _change(change: Change) -> Iterator[Text]:
-    line = Text("    ")
-    line.append_text(_bump(change.bump))
-    line.append(f" {change.rule:<28} ", style="bold" if change.counts else "dim")
-    line.append(_s(change.message))
+def _change(change: Change) -> Iterator[Line]:
+    line: Line = (
+        ("    ", ""),
+        _bump(change.bump),
+        (f" {change.rule:<28} ", "bold" if change.counts else "dim"),
+        (_s(change.message), ""),
+    )
     if change.line:
-        line.append(f"  ({_s(change.path)}:{change.line})", style="dim")
+        line += ((f"  ({_s(change.path)}:{change.line})", "dim"),)
     yield line
     details = []
     if change.via:
@@ -115,32 +148,37 @@ def _change(change: Change) -> Iterator[Text]:
     if change.ignored is not None:
         details.append(f"ignored: {change.ignored.reason}")
     for detail in details:
-        yield Text(f"          {_s(detail)}", style="dim")
+        yield ((f"          {_s(detail)}", "dim"),)
 
 
-def _verdict(project: ProjectReport) -> Text:
+def _verdict(project: ProjectReport) -> Line:
     need = project.effective_bump
     suggestion = f", release {project.suggested_version}" if project.suggested_version else ""
     if project.ok:
-        return Text.assemble(("  ok ", "bold green"), f"required bump: {need}{suggestion}")
-    text = Text.assemble(("  FAIL ", "bold red"), f"required bump: {need}{_s(suggestion)}")
-    for reason in project.reasons:
-        text.append("\n    - " + _s(reason))
-    return text
+        return (("  ok ", "bold green"), (f"required bump: {need}{suggestion}", ""))
+    return (
+        ("  FAIL ", "bold red"),
+        (f"required bump: {need}{_s(suggestion)}", ""),
+        *(("\n    - " + _s(reason), "") for reason in project.reasons),
+    )
 
 
-def _overall(report: Report) -> Text:
+def _overall(report: Report) -> Line:
     failed = [p.name for p in report.projects if not p.ok]
     bump = report.required_bump
     if failed:
-        return Text.assemble(
+        return (
             ("FAIL ", "bold red"),
-            f"{_s(', '.join(failed))}: the declared version is too small or the policy is not met",
+            (
+                f"{_s(', '.join(failed))}: the declared version is too small or the policy is "
+                "not met",
+                "",
+            ),
         )
     suggestions = ", ".join(
         f"{p.name} {p.suggested_version}" for p in report.projects if p.suggested_version
     )
-    return Text.assemble(
+    return (
         ("OK ", "bold green"),
-        f"required bump: {bump}" + (f"; suggested: {_s(suggestions)}" if suggestions else ""),
+        (f"required bump: {bump}" + (f"; suggested: {_s(suggestions)}" if suggestions else ""), ""),
     )
