@@ -756,10 +756,10 @@ def model_files(
     """The .sql and .py files under the model paths; names are file names without extension."""
     found: dict[str, ModelFile] = {}
     diagnostics: list[Diagnostic] = []
-    for path in sorted(files):
+    for path in sorted(p for p in files if p.endswith(MODEL_EXTENSIONS)):
         rel = relative(project, path)
         root = under(rel, model_paths)
-        if root is None or not rel.endswith(MODEL_EXTENSIONS):
+        if root is None:
             continue
         raw = files[path]
         stem, ext = posixpath.splitext(posixpath.basename(rel))

@@ -257,8 +257,11 @@ class _Stage:
             yield AnalyseJob(key, result.sql, tuple(sorted(blind.items())), self.dialect)
 
     def run(self, project_dir: str, marker: str) -> Interface:
-        refs = {key: text_refs(spec.file, self.specs) for key, spec in self.specs.items()}
-        for key in lineage_order([k for k in self.specs if self.wanted(k)], refs):
+        wanted = [k for k in self.specs if self.wanted(k)]
+        # Order needs only the refs among the wanted models: reading every file's text for
+        # them cost a one-model change as much as its analysis.
+        refs = {key: text_refs(self.specs[key].file, self.specs) for key in wanted}
+        for key in lineage_order(wanted, refs):
             self.upstream(key)
         # A model out of reach is the same on both sides and yields no delta: it is left out.
         models = [
