@@ -15,11 +15,13 @@ import hashlib
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 from semverlint import __version__
 
@@ -101,6 +103,10 @@ class DirectoryCache:
 
     def put(self, key: str, value: Any) -> None:
         if self._writer is None:
+            # Imported on the first write: it brings in logging and threading machinery that
+            # a run which reads no model never needs.
+            from concurrent.futures import ThreadPoolExecutor
+
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semverlint-cache")
         self._writer.submit(self._write, key, json.dumps(value, separators=(",", ":")))
 
