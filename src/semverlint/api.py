@@ -361,7 +361,7 @@ def load_pair(
     comparison again (a CI retry, `diff` then `check`, a hook run twice) reads no model.
     """
     from semverlint.cache import make_key
-    from semverlint.interfacejson import diagnostics_from_json, interface_from_json, to_json
+    from semverlint.interfacejson import from_json, to_json
     from semverlint.loaders.dbtsql import load_dbt_pair
 
     ref = head_listing.ref
@@ -376,8 +376,7 @@ def load_pair(
     key = make_key("pair", marker, config.dialect, base_listing.signature, head_listing.signature)
     cached = cache.get(key)
     if cached is not None:
-        base_if, head_if = interface_from_json(cached[0]), interface_from_json(cached[2])
-        base_diags, head_diags = diagnostics_from_json(cached[1]), diagnostics_from_json(cached[3])
+        base_if, base_diags, head_if, head_diags = from_json(_Pair, cached)
     else:
         head_files = head.read_many(
             [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
@@ -388,11 +387,15 @@ def load_pair(
         (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
             ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
         )
-        cache.put(key, to_json([base_if, base_diags, head_if, head_diags]))
+        cache.put(key, to_json((base_if, base_diags, head_if, head_diags)))
     return (
         LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
         LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),
     )
+
+
+# What a remembered pair holds: each side's interface and diagnostics.
+_Pair = tuple[Interface | None, tuple[Diagnostic, ...], Interface | None, tuple[Diagnostic, ...]]
 
 
 def _no_such_project(project: str, *snapshots: SnapshotLike) -> UsageError:

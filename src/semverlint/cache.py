@@ -45,8 +45,15 @@ def _engine_version() -> str:
         return "unknown"
 
 
+# The shape of the values: bumped when a value changes shape within one release, so that a
+# cache filled by an earlier build of the same version is never read as the new shape.
+FORMAT = 2
+
+
 def make_key(*parts: Any) -> str:
-    payload = json.dumps([__version__, _engine_version(), *parts], sort_keys=True, default=str)
+    payload = json.dumps(
+        [__version__, FORMAT, _engine_version(), *parts], sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -2,8 +2,12 @@
 
 Each dataclass becomes a list of its field values in declaration order, which is a third
 the size of named fields and decodes faster. Decoding follows the type hints, so a tuple
-comes back a tuple (JSON has only lists) and a nested dataclass comes back itself. An
-entry written by another version of the tool is never read: cache keys name the version.
+comes back a tuple (JSON has only lists) and a nested dataclass comes back itself.
+
+Columns are most of an interface, and the two sides of a comparison share nearly all of
+them: a document writes each distinct column once, in a table, and refers to it by its
+place there. Decoded, equal columns are then one object, which the differ compares at
+once. An entry written by another version of the tool is never read: cache keys name it.
 """
 
 from __future__ import annotations
@@ -15,119 +19,151 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union
 
-from semverlint.interface import Diagnostic, Interface
+from semverlint.interface import Column
 
 T = TypeVar("T")
-Decode = Callable[[Any], Any]
+Code = Callable[[Any], Any]
 
 
-def to_json(value: Any) -> Any:
-    """A dataclass value (and what it holds) as lists of JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encoder(type(value))(value)
-    if isinstance(value, tuple | list):
-        return [to_json(item) for item in value]
-    return value
+def to_json(value: Any) -> dict[str, Any]:
+    """A document for `value`: dataclasses (and tuples of them) as lists of JSON values."""
+    table: dict[Column, int] = {}
+    body = _Writer(table).encode(value)
+    plain = _Writer(None)
+    return {"columns": [plain.encoder(Column)(c) for c in table], "value": body}
 
 
-def from_json(cls: type[T], data: Any) -> T:
-    """The value of dataclass `cls` that `to_json` wrote as `data`."""
-    decoded: T = _decoder(typing.cast(Any, cls))(data)
-    return decoded
-
-
-def diagnostics_from_json(data: Any) -> tuple[Diagnostic, ...]:
-    return tuple(from_json(Diagnostic, item) for item in data)
-
-
-def interface_from_json(data: Any) -> Interface | None:
-    return None if data is None else from_json(Interface, data)
-
-
-Encode = Callable[[Any], Any]
-
-
-@functools.cache
-def _encoder(hint: Any) -> Encode:
-    """How to write a value of type `hint` as JSON, worked out once per type: the mirror of
-    `_decoder`, so that a hundred thousand columns cost one call each, not one per field."""
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        hints = typing.get_type_hints(hint)
-        names = [f.name for f in dataclasses.fields(hint)]
-        encoders = [_encoder(hints[name]) for name in names]
-        if all(e is _same for e in encoders):
-            return lambda value: [getattr(value, name) for name in names]
-        pairs = list(zip(names, encoders, strict=True))
-        return lambda value: [e(getattr(value, name)) for name, e in pairs]
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _encoder(args[0])
-            # json writes a tuple of plain values as a list by itself.
-            return _same if item is _same else lambda value: [item(x) for x in value]
-        items = [_encoder(a) for a in args]
-        if all(e is _same for e in items):
-            return _same
-        return lambda value: [e(x) for e, x in zip(items, value, strict=True)]
-    if origin in (Union, types.UnionType):
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:
-            inner = _encoder(options[0])
-            if inner is _same:
-                return _same
-            return lambda value: None if value is None else inner(value)
-        return to_json
-    if origin is not None and origin is not Literal and hint is not Any:
-        return to_json  # a shape not listed here: the general path
-    return _same
-
-
-@functools.cache
-def _decoder(hint: Any) -> Decode:
-    """How to rebuild a value of type `hint` from its JSON, worked out once per type."""
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _dataclass_decoder(hint)
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is tuple:
-        # The common shapes get builtins that run in C: tuple[str, ...], tuple[str, str] and
-        # tuple[tuple[str, str], ...] are most of what an interface holds.
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _decoder(args[0])
-            if item is _same:
-                return tuple
-            if item is tuple:
-                return lambda data: tuple(map(tuple, data))
-            return lambda data: tuple(map(item, data))
-        items = [_decoder(a) for a in args]
-        if all(d is _same for d in items):
-            return tuple
-        return lambda data: tuple(d(x) for d, x in zip(items, data, strict=True))
-    if origin in (Union, types.UnionType):
-        options = [a for a in args if a is not type(None)]
-        if len(options) == 1:
-            inner = _decoder(options[0])
-            if inner is _same:
-                return _same
-            return lambda data: None if data is None else inner(data)
-    return _same
+def from_json(hint: Any, document: dict[str, Any]) -> Any:
+    """The value of type `hint` that `to_json` wrote as `document`."""
+    plain = _Reader(None)
+    columns = [plain.decoder(Column)(c) for c in document["columns"]]
+    return _Reader(columns).decoder(hint)(document["value"])
 
 
 def _same(data: Any) -> Any:
     return data
 
 
-def _dataclass_decoder(cls: type[Any]) -> Decode:
+@functools.cache
+def _fields(cls: Any) -> tuple[tuple[str, Any], ...]:
     hints = typing.get_type_hints(cls)
-    decoders = [_decoder(hints[f.name]) for f in dataclasses.fields(cls)]
-    # Fields of plain JSON values (text, numbers, flags) are taken as they are: most of them.
-    work = [(i, d) for i, d in enumerate(decoders) if d is not _same]
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
-    def decode(data: list[Any]) -> Any:
-        values = list(data)
-        for index, decoder in work:
-            values[index] = decoder(values[index])
-        return cls(*values)
 
-    return decode
+def _optional(hint: Any) -> Any | None:
+    """X for `X | None`, else None."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return None
+
+
+def _homogeneous(hint: Any) -> Any | None:
+    """X for `tuple[X, ...]`, else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _is_dataclass(hint: Any) -> bool:
+    return dataclasses.is_dataclass(hint) and isinstance(hint, type)
+
+
+class _Writer:
+    """Encoders for one document, worked out once per type: a hundred thousand columns cost
+    one call each, not one per field. With a table, columns are written as their place."""
+
+    def __init__(self, table: dict[Column, int] | None) -> None:
+        self._table = table
+        self._codes: dict[Any, Code] = {}
+
+    def encode(self, value: Any) -> Any:
+        if _is_dataclass(type(value)):
+            return self.encoder(type(value))(value)
+        if isinstance(value, tuple | list):
+            return [self.encode(item) for item in value]
+        return value
+
+    def encoder(self, hint: Any) -> Code:
+        if hint not in self._codes:
+            self._codes[hint] = self._make(hint)
+        return self._codes[hint]
+
+    def _make(self, hint: Any) -> Code:
+        table = self._table
+        if hint is Column and table is not None:
+            return lambda column: table.setdefault(column, len(table))
+        if _is_dataclass(hint):
+            fields = [(name, self.encoder(h)) for name, h in _fields(hint)]
+            if all(code is _same for _, code in fields):
+                names = [name for name, _ in fields]
+                return lambda value: [getattr(value, name) for name in names]
+            return lambda value: [code(getattr(value, name)) for name, code in fields]
+        if (item := _homogeneous(hint)) is not None:
+            code = self.encoder(item)
+            # json writes a tuple of plain values as a list by itself.
+            return _same if code is _same else lambda value: [code(x) for x in value]
+        if typing.get_origin(hint) is tuple:
+            codes = [self.encoder(a) for a in typing.get_args(hint)]
+            if all(c is _same for c in codes):
+                return _same
+            return lambda value: [c(x) for c, x in zip(codes, value, strict=True)]
+        if (inner := _optional(hint)) is not None:
+            code = self.encoder(inner)
+            return _same if code is _same else lambda v: None if v is None else code(v)
+        if typing.get_origin(hint) in (None, Literal) or hint is Any:
+            return _same
+        return self.encode  # a shape not listed here: the general path
+
+
+class _Reader:
+    """Decoders for one document: the mirror of _Writer, following the type hints so that a
+    tuple comes back a tuple and a nested dataclass itself."""
+
+    def __init__(self, columns: list[Column] | None) -> None:
+        self._columns = columns
+        self._codes: dict[Any, Code] = {}
+
+    def decoder(self, hint: Any) -> Code:
+        if hint not in self._codes:
+            self._codes[hint] = self._make(hint)
+        return self._codes[hint]
+
+    def _make(self, hint: Any) -> Code:
+        if hint is Column and self._columns is not None:
+            return self._columns.__getitem__
+        if _is_dataclass(hint):
+            return self._dataclass(hint)
+        if (item := _homogeneous(hint)) is not None:
+            # The common shapes get builtins that run in C: tuple[str, ...] and
+            # tuple[tuple[str, str], ...] are most of what a column holds.
+            code = self.decoder(item)
+            if code is _same:
+                return tuple
+            if code is tuple:
+                return lambda data: tuple(map(tuple, data))
+            return lambda data: tuple(map(code, data))
+        if typing.get_origin(hint) is tuple:
+            codes = [self.decoder(a) for a in typing.get_args(hint)]
+            if all(c is _same for c in codes):
+                return tuple
+            return lambda data: tuple(c(x) for c, x in zip(codes, data, strict=True))
+        if (inner := _optional(hint)) is not None:
+            code = self.decoder(inner)
+            return _same if code is _same else lambda d: None if d is None else code(d)
+        return _same
+
+    def _dataclass(self, cls: type[Any]) -> Code:
+        codes = [self.decoder(h) for _, h in _fields(typing.cast(Any, cls))]
+        # Fields of plain JSON values (text, numbers, flags) are taken as they are: most.
+        work = [(i, c) for i, c in enumerate(codes) if c is not _same]
+
+        def decode(data: list[Any]) -> Any:
+            values = list(data)
+            for index, code in work:
+                values[index] = code(values[index])
+            return cls(*values)
+
+        return decode

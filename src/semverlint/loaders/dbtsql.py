@@ -615,7 +615,7 @@ class _Renders:
 
         key = self.key(file)
         entry = self._cache.get(key)
-        if entry is None:
+        if entry is None or "layout" not in entry:
             rendered = rendered_from(self._sandbox().render(file.text))
             entry = render_value(rendered, self._dialect)
             self._cache.put(key, entry)
