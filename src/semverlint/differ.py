@@ -136,16 +136,23 @@ def _with_lineage(
     for delta in deltas:
         if delta.column is not None:
             by_column.setdefault((delta.model.lower(), delta.column.lower()), delta)
-    lineage: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+    if not by_column:
+        return deltas
     labels: dict[str, str] = {}
-    for interface in (base, head):
+    by_label: dict[str, list[Model]] = {}  # head's model first: its columns' lineage wins
+    for interface in (head, base):
         for model in interface.models if interface else ():
-            labels[model.key] = model.label.lower()
-            for column in model.columns:
-                lineage[(model.label.lower(), column.key)] = column.lineage
+            labels.setdefault(model.key, model.label.lower())
+            by_label.setdefault(model.label.lower(), []).append(model)
+
+    def lineage(node: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+        for model in by_label.get(node[0], ()):
+            if (column := model.column(node[1])) is not None:
+                return column.lineage
+        return ()
 
     def chain(node: tuple[str, str], seen: frozenset[tuple[str, str]]) -> tuple[str, ...]:
-        for rel, col in lineage.get(node, ()):
+        for rel, col in lineage(node):
             parent = (labels.get(rel, rel), col)
             if parent in by_column and parent not in seen:
                 return (*chain(parent, seen | {parent}), by_column[parent].model)
@@ -322,15 +329,12 @@ def _broken_reads(base: Interface | None, head: Interface) -> Iterator[Delta]:
     """A model that reads a column its upstream model no longer outputs will fail to build."""
     models = {m.key: m for m in head.models if m.enabled}
     base_models = {m.key: m for m in (base.models if base else ()) if m.enabled}
+    outputs = {key: {c.key for c in m.columns} for key, m in models.items()}
     for model in models.values():
         for column in model.columns:
             for rel, col in column.lineage:
                 upstream = models.get(rel)
-                if (
-                    upstream is None
-                    or not upstream.columns_closed
-                    or upstream.column(col) is not None
-                ):
+                if upstream is None or not upstream.columns_closed or col in outputs[rel]:
                     continue
                 before = base_models.get(rel)
                 if before is not None and before.column(col) is None:
