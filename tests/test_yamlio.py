@@ -135,3 +135,17 @@ def test_size_and_binary_limits() -> None:
     assert big.error == "file is larger than 8 MiB"
     assert load_yaml(b"a: b\x00c").error == "file is binary, not YAML"
     assert time.monotonic() - start < 1
+
+
+def test_the_quick_shape_check_agrees_with_the_measuring_pass() -> None:
+    from semverlint.yamlio import _shape_problem, _surely_shallow
+
+    deep_block = "".join(f"{' ' * i}k{i}:\n" for i in range(120)).encode()
+    deep_flow = b"a: " + b"[" * 150 + b"]" * 150 + b"\n"
+    plain = b"models:\n  - name: a\n    columns:\n      - name: id\n"
+    assert _surely_shallow(plain)
+    for raw in (deep_block, deep_flow, b"a: &x [1]\nb: *x\n"):
+        assert not _surely_shallow(raw)
+    assert _shape_problem(deep_block.decode()) is not None
+    assert _shape_problem(deep_flow.decode()) is not None
+    assert load_yaml(deep_block).error is not None
