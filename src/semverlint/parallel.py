@@ -10,6 +10,7 @@ the sequential path computes, under the same keys.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -49,20 +50,22 @@ class AnalyseJob:
     dialect: str | None
 
 
-_WORKER: dict[str, Any] = {}  # one sandbox per worker process, built by its initializer
+# Per worker process: the sandboxes it has built, one per render context it was sent.
+_WORKER: dict[RenderSetup, Any] = {}
 
 
-def _start_renderer(setup: RenderSetup) -> None:
-    from semverlint.render import Macro, RenderContext, Renderer
+def _renderer(setup: RenderSetup) -> Any:
+    if setup not in _WORKER:
+        from semverlint.render import Macro, RenderContext, Renderer
 
-    context = RenderContext(
-        project_name=setup.project_name,
-        target_type=setup.target_type,
-        vars=setup.vars,
-        macros=tuple(Macro(path, text) for path, text in setup.macros),
-    )
-    _WORKER["renderer"] = Renderer(context)
-    _WORKER["dialect"] = setup.dialect
+        context = RenderContext(
+            project_name=setup.project_name,
+            target_type=setup.target_type,
+            vars=setup.vars,
+            macros=tuple(Macro(path, text) for path, text in setup.macros),
+        )
+        _WORKER[setup] = Renderer(context)
+    return _WORKER[setup]
 
 
 def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:
@@ -73,12 +76,12 @@ def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:
     return {**rendered_to_json(rendered), "layout": [layout_key(s, dialect) for s in rendered.sql]}
 
 
-def _render(jobs: list[RenderJob]) -> list[tuple[str, dict[str, Any]]]:
+def _render(setup: RenderSetup, jobs: list[RenderJob]) -> list[tuple[str, dict[str, Any]]]:
     from semverlint.facts import rendered_from
 
-    dialect = _WORKER["dialect"]
+    renderer = _renderer(setup)
     return [
-        (job.key, render_value(rendered_from(_WORKER["renderer"].render(job.text)), dialect))
+        (job.key, render_value(rendered_from(renderer.render(job.text)), setup.dialect))
         for job in jobs
     ]
 
@@ -98,14 +101,44 @@ def _analyse(jobs: list[AnalyseJob]) -> list[tuple[str, Any]]:
     ]
 
 
-def render_all(setup: RenderSetup, jobs: list[RenderJob]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Rendered entries for the jobs, from workers; none when the jobs are few."""
-    return _run(jobs, _render, _start_renderer, (setup,))
+class Workers:
+    """Worker processes for one comparison: started by the first batch big enough to be
+    worth them, and kept for the batches that follow (renders, then analyses)."""
 
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
 
-def analyse_all(jobs: list[AnalyseJob]) -> Iterator[tuple[str, Any]]:
-    """Analysed entries for the jobs, from workers; none when the jobs are few."""
-    return _run(jobs, _analyse, None, ())
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def render_all(
+        self, setup: RenderSetup, jobs: list[RenderJob]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Rendered entries for the jobs, from workers; none when the jobs are few."""
+        return self._map(functools.partial(_render, setup), jobs)
+
+    def analyse_all(self, jobs: list[AnalyseJob]) -> Iterator[tuple[str, Any]]:
+        """Analysed entries for the jobs, from workers; none when the jobs are few."""
+        return self._map(_analyse, jobs)
+
+    def _map(self, work: Callable[[list[J]], list[R]], jobs: list[J]) -> Iterator[R]:
+        """`work` over the jobs in interleaved chunks (neighbouring models are alike in
+        size); nothing when they are too few to be worth the workers."""
+        minimum = int(os.environ.get("SEMVERLINT_PARALLEL_MIN", PARALLEL_MIN))
+        count = min(workers(), 8)
+        if count < 2 or len(jobs) < minimum:
+            return  # the sequential pass does these as it meets them
+        if self._pool is None:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(count, multiprocessing.get_context(method))
+        chunks = [c for c in (jobs[i :: count * 4] for i in range(count * 4)) if c]
+        for results in self._pool.map(work, chunks):
+            yield from results
 
 
 def blind_upstream(
@@ -130,23 +163,3 @@ def workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
-
-
-def _run(
-    jobs: list[J],
-    work: Callable[[list[J]], list[R]],
-    initializer: Callable[..., None] | None,
-    initargs: tuple[Any, ...],
-) -> Iterator[R]:
-    """`work` over the jobs across worker processes, in interleaved chunks (neighbouring
-    models are alike in size); nothing when they are too few to be worth the workers."""
-    minimum = int(os.environ.get("SEMVERLINT_PARALLEL_MIN", PARALLEL_MIN))
-    count = min(workers(), 8)
-    if count < 2 or len(jobs) < minimum:
-        return  # the sequential pass does these as it meets them
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    chunks = [c for c in (jobs[i :: count * 4] for i in range(count * 4)) if c]
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(count, context, initializer, initargs) as pool:
-        for results in pool.map(work, chunks):
-            yield from results

@@ -51,7 +51,7 @@ from semverlint.modelsql import (
     reconcile,
     sql_diagnostics,
 )
-from semverlint.parallel import AnalyseJob, blind_upstream
+from semverlint.parallel import AnalyseJob, Workers, blind_upstream
 from semverlint.yamltrim import entry_texts, keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
@@ -229,9 +229,9 @@ class _Stage:
             if self.wanted(key) and spec.file.language == "sql"
         ]
 
-    def prefetch_renders(self) -> None:
+    def prefetch_renders(self, workers: Workers) -> None:
         """Render the wanted models not rendered yet, in workers when there are many."""
-        from semverlint.parallel import RenderJob, RenderSetup, render_all
+        from semverlint.parallel import RenderJob, RenderSetup
 
         jobs = {
             key: RenderJob(key, spec.file.text)
@@ -245,7 +245,7 @@ class _Stage:
             macros=self.dbt.macros,
             dialect=self.dialect,
         )
-        for key, value in render_all(setup, list(jobs.values())):
+        for key, value in workers.render_all(setup, list(jobs.values())):
             self.cache.put(key, value)
 
     def analyse_jobs(self) -> Iterator[AnalyseJob]:
@@ -316,15 +316,14 @@ def prefetch(stages: tuple[_Stage, ...]) -> None:
 
     Both sides of a comparison are analysed together, each distinct query once: a model
     whose SQL is the same (or only reformatted) on both sides costs one analysis."""
-    from semverlint.parallel import analyse_all
-
-    for stage in stages:
-        stage.prefetch_renders()
-    jobs = {job.key: job for stage in stages for job in stage.analyse_jobs()}
-    cache = stages[0].cache
-    misses = [job for key, job in jobs.items() if cache.get(key) is None]
-    for key, value in analyse_all(misses):
-        cache.put(key, value)
+    with Workers() as workers:
+        for stage in stages:
+            stage.prefetch_renders(workers)
+        jobs = {job.key: job for stage in stages for job in stage.analyse_jobs()}
+        cache = stages[0].cache
+        misses = [job for key, job in jobs.items() if cache.get(key) is None]
+        for key, value in workers.analyse_all(misses):
+            cache.put(key, value)
 
 
 def with_snapshot_columns(model: Model) -> Model:
