@@ -76,3 +76,34 @@ def changes(report: dict[str, Any], project: int = 0) -> list[tuple[str, str, st
     return sorted(
         (c["rule"], c["model"], c["column"]) for c in report["projects"][project]["changes"]
     )
+
+
+@dataclass(frozen=True)
+class Imports:
+    """A CLI run in a fresh interpreter, and which of the watched modules it imported."""
+
+    stdout: str
+    imported: list[str]
+
+
+def imports_of(
+    args: list[str], watched: tuple[str, ...], env: dict[str, str] | None = None
+) -> Imports:
+    """Run the CLI in-process in a fresh interpreter (exit code 0 required); the modules of
+    `watched` it imported tell what a run cost without timing it."""
+    code = (
+        "import json, sys\n"
+        "from semverlint.cli import app\n"
+        f"try:\n    app({args!r})\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)), file=sys.stderr)\n"
+    )
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    full_env.setdefault("SEMVERLINT_CACHE_DIR", str(_session_cache()))
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=full_env
+    )
+    return Imports(
+        result.stdout, json.loads(result.stderr.strip().splitlines()[-1].replace("'", '"'))
+    )

@@ -4,14 +4,13 @@ healed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from clirun import semverlint
+from clirun import imports_of, semverlint
 from gitrepo import GitRepo
 
 PROJECT = "name: shop\nversion: 1.0.0\nvars:\n  rate: 100\n"
@@ -160,18 +159,11 @@ def test_nothing_changed_reads_no_model(shop: GitRepo, tmp_path: Path) -> None:
 def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> None:
     shop.write("README.md", "docs only\n")
     shop.run("add", "-A")
-    code = (
-        "import sys\n"
-        "from semverlint.cli import app\n"
-        f"try:\n    app(['check', '--staged', '--repo', {str(shop.path)!r}, '--format', 'json'])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "print(sorted(m for m in ('sqlglot', 'jinja2', 'jsonschema') if m in sys.modules),"
-        " file=sys.stderr)\n"
+    run = imports_of(
+        ["check", "--staged", "--repo", str(shop.path), "--format", "json"],
+        ("sqlglot", "jinja2", "jsonschema"),
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert run.imported == []
 
 
 def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -> None:
@@ -201,17 +193,8 @@ def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) 
     shop.commit("config")
     shop.write("README.md", "docs only\n")
     shop.run("add", "-A")
-    code = (
-        "import sys\n"
-        "from semverlint.cli import app\n"
-        f"try:\n    app(['check', '--staged', '--repo', {str(shop.path)!r}])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "print(sorted(m for m in ('sqlglot', 'jsonschema') if m in sys.modules), file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    run = imports_of(["check", "--staged", "--repo", str(shop.path)], ("sqlglot", "jsonschema"))
+    assert run.imported == []
 
 
 def test_a_source_change_reaches_every_model_that_stars_over_it(shop: GitRepo) -> None:
@@ -285,20 +268,10 @@ def test_a_repeated_comparison_reads_no_model(shop: GitRepo, tmp_path: Path) -> 
         data = json.loads(entry.read_text())
         if not (isinstance(data, dict) and set(data) == {"columns", "value"}):
             entry.unlink()
-    code = (
-        "import sys\n"
-        "from semverlint.cli import app\n"
-        "try:\n"
-        f"    app(['diff', 'HEAD~1..HEAD', '--repo', {str(shop.path)!r}, '--format', 'json'])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "print(sorted(m for m in ('sqlglot', 'jinja2') if m in sys.modules), file=sys.stderr)\n"
-    )
-    again = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SEMVERLINT_CACHE_DIR": str(cache)},
+    again = imports_of(
+        ["diff", "HEAD~1..HEAD", "--repo", str(shop.path), "--format", "json"],
+        ("sqlglot", "jinja2"),
+        env={"SEMVERLINT_CACHE_DIR": str(cache)},
     )
     assert again.stdout == first
-    assert again.stderr.strip().splitlines()[-1] == "[]"  # nothing rendered or parsed
+    assert again.imported == []  # nothing rendered or parsed

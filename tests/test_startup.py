@@ -3,14 +3,13 @@ replaced slower ones give exactly the answers of the code they replaced."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clirun import imports_of
 from dbtshop import change, sample_project, sample_report, write_shop
 from gitrepo import GitRepo
 from semverlint.classify import Ignored, Impact
@@ -35,23 +34,12 @@ def test_a_readme_only_run_to_a_pipe_imports_no_rich(git_repo: GitRepo, fmt: str
     git_repo.commit("base")
     git_repo.write("README.md", "docs only\n")
     git_repo.run("add", "README.md")
-    code = (
-        "import sys\n"
-        "from semverlint.cli import app\n"
-        f"try:\n    app(['check', '--staged', '--repo', {str(git_repo.path)!r}, '-f', {fmt!r}])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "print(sorted(m for m in ('rich', 'sqlglot', 'jsonschema') if m in sys.modules),"
-        " file=sys.stderr)\n"
+    run = imports_of(
+        ["check", "--staged", "--repo", str(git_repo.path), "-f", fmt],
+        ("rich", "sqlglot", "jsonschema"),
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={k: v for k, v in os.environ.items() if k != "FORCE_COLOR"},  # stdout: a pipe
-    )
-    assert result.stderr.strip().splitlines()[-1] == "[]"
-    assert "shop" in result.stdout
+    assert run.imported == []
+    assert "shop" in run.stdout
 
 
 # -- the plain text report is what rich would print ------------------------------------------
