@@ -337,3 +337,17 @@ MESSY_CASES += 3
 
 def test_the_case_count() -> None:
     assert MESSY_CASES >= 30
+
+
+def test_an_edit_inside_an_unknown_macro_call_is_never_layout_only(git_repo: GitRepo) -> None:
+    # The macro is rendered as a placeholder, so both queries read alike: what changed
+    # inside the call cannot be seen, and must not be reported as a reformat.
+    git_repo.write("dbt_project.yml", "name: shop\nversion: 1.0.0\n")
+    git_repo.write("models/base.sql", "select 1 as id\n")
+    model = "select id, {{{{ mystery('{}') }}}} as x from {{{{ ref('base') }}}}\n"
+    git_repo.write("models/m.sql", model.format("a"))
+    git_repo.commit("base")
+    git_repo.write("models/m.sql", model.format("b"))
+    report = semverlint("diff", "--repo", git_repo.path, "--format", "json").json
+    rules = [(c["rule"], c["model"]) for c in report["projects"][0]["changes"]]
+    assert rules == [("sql-changed-unparsed", "m")]

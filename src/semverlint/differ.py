@@ -175,11 +175,11 @@ def _renamed_models(removed: list[Model], added: list[Model]) -> list[tuple[Mode
     """A model that vanished and one that appeared with the very same query: a rename."""
     by_sql: dict[str, list[Model]] = {}
     for model in added:
-        if model.canonical_sql:
-            by_sql.setdefault(model.canonical_sql, []).append(model)
+        if model.query_digest:
+            by_sql.setdefault(model.query_digest, []).append(model)
     pairs = []
     for model in removed:
-        candidates = by_sql.get(model.canonical_sql or "", [])
+        candidates = by_sql.get(model.query_digest or "", [])
         if len(candidates) == 1:
             pairs.append((model, candidates.pop()))
     return pairs
@@ -393,12 +393,12 @@ def _diff_logic(old: Model, new: Model) -> Iterator[Delta]:
         # What cannot be read is never reported as "no change".
         yield _delta("sql-changed-unparsed", new, anchor=_sql_anchor(new))
         return
-    if old.canonical_sql == new.canonical_sql:
-        yield _delta("sql-reformatted", new, anchor=_sql_anchor(new))
-        return
-    if old.canonical_sql == new.canonical_sql and (old.opaque or new.opaque):
+    if old.query_digest == new.query_digest and (old.opaque or new.opaque):
         # Placeholders for unknown macros hide what changed inside their calls.
         yield _delta("sql-changed-unparsed", new, anchor=_sql_anchor(new))
+        return
+    if old.query_digest == new.query_digest:
+        yield _delta("sql-reformatted", new, anchor=_sql_anchor(new))
         return
     old_logic, new_logic = dict(old.logic), dict(new.logic)
     changed = sorted(

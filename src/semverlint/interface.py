@@ -103,7 +103,10 @@ class Model:
     grain: str | None = None
     # Named canonical fragments of the query logic: ("where", sql), ("join", sql), ...
     logic: tuple[tuple[str, str], ...] = ()
-    canonical_sql: str | None = None
+    # A digest of the canonical query (layout, comments and names of CTEs and aliases
+    # normalised away): two equal digests are the same query. Only ever compared, so the
+    # text itself, often the largest part of a model, is not kept.
+    query_digest: str | None = None
     sql_digest: str | None = None
     analysed: bool = False
     # The rendered SQL holds placeholders for macros or names the sandbox could not resolve.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -235,7 +236,7 @@ def reconcile(
         columns_closed=full.closed or model.columns_closed,
         grain=grain,
         logic=tuple(sorted(logic)),
-        canonical_sql=canonical,
+        query_digest=hashlib.sha1(canonical.encode("utf-8"), usedforsecurity=False).hexdigest(),
         analysed=True,
     )
     return updated, tuple(diagnostics)

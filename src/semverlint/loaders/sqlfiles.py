@@ -116,7 +116,7 @@ def load_sql_project(
             unique_keys=relation.unique_keys,
             grain=query.grain if query else None,
             logic=query.logic if query else (),
-            canonical_sql=query.canonical if query else None,
+            query_digest=_digest(query.canonical) if query else None,
             sql_digest=_digest(query.canonical) if query else None,
             analysed=True,
         )
