@@ -53,7 +53,9 @@ size, a time backstop). Output is deterministic: sets iterate in a stable order 
 object prints its memory address.
 
 A :class:`Renderer` builds its sandbox once and compiles each project macro on
-its first call; use one per project and revision (it is not thread-safe).
+its first call; use one per project and revision (it is not thread-safe). A model made
+only of text, ``{{ }}`` expressions and ``{% if %}`` runs without jinja's code generation
+(see ``_Straight``), making the same sandboxed calls in the same order.
 :func:`render_model` is the one-shot form.
 """
 
@@ -62,6 +64,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import re
 import time
 import types
@@ -75,7 +78,7 @@ from jinja2.environment import Template
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.ext import Extension
 from jinja2.parser import Parser
-from jinja2.runtime import Context, Undefined
+from jinja2.runtime import Context, Undefined, new_context
 from jinja2.runtime import Macro as JinjaMacro
 from jinja2.sandbox import SandboxedEnvironment, modifies_known_mutable
 from jinja2.utils import Namespace, missing
@@ -158,8 +161,12 @@ class Renderer:
     here, not in every model). Not thread-safe: use one per thread.
     """
 
-    def __init__(self, ctx: RenderContext, limits: Limits | None = None) -> None:
-        self._rt = _Runtime(ctx, limits or Limits())
+    def __init__(
+        self, ctx: RenderContext, limits: Limits | None = None, *, fast: bool = True
+    ) -> None:
+        # fast=False compiles every template with jinja, even those the fast path runs
+        # (see _Straight): the reference the fast path is tested against.
+        self._rt = _Runtime(ctx, limits or Limits(), fast=fast)
         self._diagnostics = tuple(sorted(self._rt.load_macros()))
 
     @property
@@ -944,9 +951,10 @@ _PROTECTED = frozenset(
 class _Runtime:
     """The sandbox and the dbt context; the session is set for the duration of one render."""
 
-    def __init__(self, ctx: RenderContext, limits: Limits) -> None:
+    def __init__(self, ctx: RenderContext, limits: Limits, *, fast: bool = True) -> None:
         self.ctx = ctx
         self.limits = limits
+        self.fast = fast
         self.session: _Session | None = None
         self.vars: dict[str, object] = dict(ctx.vars)
         self.macros: dict[str, _ProjectMacro] = {}
@@ -1012,11 +1020,21 @@ class _Runtime:
 
     # -- compiling and running templates
 
-    def compile_model(self, text: str) -> tuple[Template | None, str]:
+    def compile_model(self, text: str) -> tuple[Template | _Straight | None, str]:
         """The model's compiled template, or None and why not."""
         self.session = _Session(self.limits, incremental=False)
         try:
-            tree = self.env.parse(text)
+            if self.fast:
+                scanned = _scan(text)
+                tree = scanned if scanned is not None else self.env.parse(text)
+                # Before harden(), which rewrites the tree in place.
+                straight = _Straight.assemble(self.env, tree)
+                if straight is not None:
+                    return straight, ""
+                if scanned is not None:
+                    tree = self.env.parse(text)  # the same tree, bound to the environment
+            else:
+                tree = self.env.parse(text)
             return self.env.from_string(self.harden(tree)), ""
         except TemplateSyntaxError as error:
             return None, f"template could not be parsed: line {error.lineno}: {_short(error)}"
@@ -1031,7 +1049,9 @@ class _Runtime:
         hardened.set_environment(self.env)
         return hardened
 
-    def run(self, template: Template, *, incremental: bool) -> tuple[_Session, str | None]:
+    def run(
+        self, template: Template | _Straight, *, incremental: bool
+    ) -> tuple[_Session, str | None]:
         """Render once; the SQL, or None and a diagnostic in the session."""
         session = _Session(self.limits, incremental=incremental)
         self.session = session
@@ -1476,6 +1496,487 @@ class _Harden(NodeTransformer):
             self.generic_visit(node)
             return node
         return self._sized(node)
+
+
+# --- the fast path: simple templates run without generating Python code ------------------------
+#
+# Most models are SQL text with a few ``{{ ref('x') }}``, ``{{ config(...) }}`` and
+# ``{% if is_incremental() %}``. For those, jinja's code generation and Python's compile()
+# cost far more than the render itself. A _Straight runs jinja's own parse tree of such a
+# template on a small stack machine that makes exactly the calls jinja's generated code
+# makes (``environment.call`` / ``getattr`` / ``getitem`` and the _Guards, in the same
+# order, from the same Context): same output, same budgets, same diagnostics, and the
+# sandbox checks every call as before. Anything else is compiled as always.
+
+_TEXT, _CONST, _NAME, _CALL, _ATTR, _ITEM, _LIST, _TUPLE, _DICT, _NOT = range(10)
+_OUT, _JUMP, _UNLESS, _AND, _OR = range(10, 15)
+
+# Deeper trees are compiled instead: below this depth neither jinja's code generator nor
+# Python's compiler can fail (nesting, indentation and recursion limits), so a template
+# runs here only if the generated code would have compiled.
+_MAX_DEPTH = 16
+# repr() of a larger int raises (Python's int-to-text limit) while generating code.
+_MAX_CONST_BITS = 4096
+# Names jinja's code generator treats specially (``self``, the variables of macros and
+# loops), and ``loop(...)``, which _Harden rewrites.
+_SPECIAL_NAMES = frozenset({"self", "loop", "super", "caller", "varargs", "kwargs"})
+
+_Instruction = tuple[int, Any]
+
+
+class _Unsupported(Exception):
+    """A node the fast path does not run: the template is compiled instead."""
+
+
+class _Straight:
+    """A template of text, ``{{ expression }}``, ``{% if %}`` and comments, run directly.
+
+    Expressions are names, literals, lists, tuples, dicts, calls, attributes, items,
+    ``not``, ``and`` and ``or``."""
+
+    def __init__(self, env: _Sandbox, code: tuple[_Instruction, ...]) -> None:
+        self._env = env
+        self._code = code
+        self._globals = env.make_globals(None)  # what Template.from_string gives a template
+
+    @classmethod
+    def assemble(cls, env: _Sandbox, tree: nodes.Template) -> _Straight | None:
+        """The template as a program; None if it needs jinja's generated code."""
+        code: list[_Instruction] = []
+        try:
+            _statements(tree.body, code, 0)
+        except _Unsupported:
+            return None
+        return cls(env, tuple(code))
+
+    def new_context(self, vars: dict[str, Any], shared: bool = False) -> Context:
+        return new_context(self._env, None, {}, vars, shared, self._globals)
+
+    def root_render_func(self, context: Context) -> Iterator[str]:
+        # One generator frame, like jinja's root(): a macro called from here recurses
+        # exactly as deep as it would from the generated code before hitting the limit.
+        env = self._env
+        call = env.call
+        guards = env.extensions[_Guards.identifier]
+        assert isinstance(guards, _Guards)
+        out, sized = guards.out, guards.sized
+        resolve = context.resolve_or_missing
+        code = self._code
+        stack: list[Any] = []
+        pc = 0
+        while pc < len(code):
+            op, arg = code[pc]
+            pc += 1
+            if op == _TEXT:
+                yield str(call(context, out, arg))
+            elif op == _OUT:
+                yield str(call(context, out, stack.pop()))
+            elif op == _CONST:
+                stack.append(arg)
+            elif op == _NAME:
+                # The generated code resolves every name up front; resolving here gives
+                # the same value: nothing a render runs can change the context's names.
+                value = resolve(arg)
+                stack.append(env.undefined(name=arg) if value is missing else value)
+            elif op == _CALL:
+                count, keys = arg
+                start = len(stack) - count - len(keys)
+                values = stack[start:]
+                del stack[start:]
+                func = stack.pop()
+                kwargs = dict(zip(keys, values[count:], strict=True))
+                stack.append(call(context, func, *values[:count], **kwargs))
+            elif op == _ATTR:
+                stack[-1] = env.getattr(stack[-1], arg)
+            elif op == _ITEM:
+                key = stack.pop()
+                stack[-1] = env.getitem(stack[-1], key)
+            elif op in (_LIST, _TUPLE, _DICT):
+                start = len(stack) - arg
+                items = stack[start:]
+                del stack[start:]
+                value = (
+                    items
+                    if op == _LIST
+                    else tuple(items)
+                    if op == _TUPLE
+                    else {items[i]: items[i + 1] for i in range(0, arg, 2)}
+                )
+                stack.append(call(context, sized, value))
+            elif op == _NOT:
+                stack[-1] = not stack[-1]
+            elif op == _UNLESS:
+                if not stack.pop():
+                    pc = arg
+            elif op == _AND:  # Python's `a and b`: a if a is false, else b
+                if stack[-1]:
+                    stack.pop()
+                else:
+                    pc = arg
+            elif op == _OR:
+                if stack[-1]:
+                    pc = arg
+                else:
+                    stack.pop()
+            else:  # _JUMP
+                pc = arg
+
+
+def _statements(body: list[nodes.Node], code: list[_Instruction], depth: int) -> None:
+    for node in body:
+        if type(node) is nodes.Output:
+            for child in node.nodes:
+                if type(child) is nodes.TemplateData:
+                    code.append((_TEXT, child.data))
+                else:
+                    _expression(child, code, depth + 1)
+                    code.append((_OUT, None))
+        elif type(node) is nodes.If and depth < _MAX_DEPTH:
+            _if(node, code, depth)
+        else:
+            raise _Unsupported
+
+
+def _if(node: nodes.If, code: list[_Instruction], depth: int) -> None:
+    """As jinja writes it: ``if test: ... elif test: ... else: ...``."""
+    ends: list[int] = []
+    for branch in (node, *node.elif_):
+        if branch is not node and (branch.elif_ or branch.else_):
+            # jinja's parser never builds these, and its code generator ignores them
+            raise _Unsupported
+        _expression(branch.test, code, depth + 1)
+        skip = len(code)
+        code.append((_UNLESS, None))
+        _statements(branch.body, code, depth + 1)
+        ends.append(len(code))
+        code.append((_JUMP, None))
+        code[skip] = (_UNLESS, len(code))
+    _statements(node.else_, code, depth + 1)
+    for end in ends:
+        code[end] = (_JUMP, len(code))
+
+
+# The expression nodes the fast path runs (exactly these types: no subclass).
+_EXPRESSIONS = frozenset(
+    {nodes.Const, nodes.Name, nodes.Call, nodes.Getattr, nodes.Getitem, nodes.List}
+    | {nodes.Tuple, nodes.Dict, nodes.Not, nodes.And, nodes.Or}
+)
+
+
+def _expression(node: nodes.Node, code: list[_Instruction], depth: int) -> None:
+    """Code that pushes the node's value, evaluating its parts in the generated code's order."""
+    if depth > _MAX_DEPTH or type(node) not in _EXPRESSIONS:
+        raise _Unsupported
+    if isinstance(node, nodes.Const):
+        code.append((_CONST, _constant(node.value)))
+    elif isinstance(node, nodes.Name):
+        if node.ctx != "load" or not _plain_name(node.name) or node.name in _SPECIAL_NAMES:
+            raise _Unsupported
+        code.append((_NAME, node.name))
+    elif isinstance(node, nodes.Call):
+        _call(node, code, depth)
+    elif isinstance(node, nodes.Getattr):
+        _expression(node.node, code, depth + 1)
+        code.append((_ATTR, node.attr))
+    elif isinstance(node, nodes.Getitem):
+        if isinstance(node.arg, nodes.Slice):
+            raise _Unsupported  # jinja slices without environment.getitem
+        _expression(node.node, code, depth + 1)
+        _expression(node.arg, code, depth + 1)
+        code.append((_ITEM, None))
+    elif isinstance(node, (nodes.List, nodes.Tuple)):
+        if isinstance(node, nodes.Tuple) and node.ctx != "load":
+            raise _Unsupported
+        for child in node.items:
+            _expression(child, code, depth + 1)
+        code.append((_LIST if isinstance(node, nodes.List) else _TUPLE, len(node.items)))
+    elif isinstance(node, nodes.Dict):
+        for pair in node.items:
+            if type(pair) is not nodes.Pair:
+                raise _Unsupported
+            _expression(pair.key, code, depth + 1)
+            _expression(pair.value, code, depth + 1)
+        code.append((_DICT, 2 * len(node.items)))
+    elif isinstance(node, nodes.Not):
+        _expression(node.node, code, depth + 1)
+        code.append((_NOT, None))
+    else:
+        assert isinstance(node, (nodes.And, nodes.Or))
+        _expression(node.left, code, depth + 1)
+        jump = len(code)
+        code.append((_AND, None))
+        _expression(node.right, code, depth + 1)
+        code[jump] = (_AND if isinstance(node, nodes.And) else _OR, len(code))
+
+
+def _constant(value: object) -> object:
+    """A literal, if the generated code would hold the same value."""
+    if (
+        value is None
+        or type(value) in (str, bool)
+        or (type(value) is int and value.bit_length() <= _MAX_CONST_BITS)
+        or (type(value) is float and math.isfinite(value))
+    ):
+        return value
+    raise _Unsupported  # `inf` is no Python literal; repr() of a huge int raises
+
+
+def _call(node: nodes.Call, code: list[_Instruction], depth: int) -> None:
+    keys = tuple(keyword.key for keyword in node.kwargs)
+    if (
+        node.dyn_args is not None
+        or node.dyn_kwargs is not None
+        or len(set(keys)) != len(keys)  # a SyntaxError in the generated code
+        or not all(_plain_name(key) for key in keys)
+    ):
+        raise _Unsupported
+    _expression(node.node, code, depth + 1)
+    for child in node.args:
+        _expression(child, code, depth + 1)
+    for keyword in node.kwargs:
+        _expression(keyword.value, code, depth + 1)
+    code.append((_CALL, (len(node.args), keys)))
+
+
+def _plain_name(name: str) -> bool:
+    # ASCII only: Python folds other identifiers (NFKC), so two names jinja keeps apart
+    # could become one variable in the generated code.
+    return name.isascii() and name.isidentifier()
+
+
+# Most models use nothing but text, ``{{ ref('x') }}``-like expressions and ``{% if
+# is_incremental() %}``, and for them even jinja's lexer and parser cost more than the
+# render. _scan reads that form itself and builds the tree jinja's parser builds (tested
+# against it), so everything after the parse is unchanged. Its token rules accept only
+# text that jinja's lexer splits the same way (the same whitespace; ASCII names; strings
+# without escapes; integers that jinja cannot read as floats; no whitespace control);
+# it gives up (None) on anything else, and jinja parses.
+
+_SCAN_TAG = re.compile(r"\{[{%]")
+_SCAN_TOKEN = re.compile(
+    r"""\s*(?:
+        ([A-Za-z_][A-Za-z0-9_]*)    # 1: a name
+        |('[^'\\]*'|"[^"\\]*")      # 2: a string without escapes
+        |(0|[1-9][0-9]*)(?![\w.])   # 3: an integer that is not the start of a float
+        |(\}\}|%\}|[()\[\],=.])      # 4: the end of the tag, or an operator
+    )""",
+    re.VERBOSE,
+)
+_NAME_TOKEN, _STRING_TOKEN, _INT_TOKEN, _OP_TOKEN = 1, 2, 3, 4
+_ENDS = {"{{": (_OP_TOKEN, "}}"), "{%": (_OP_TOKEN, "%}")}
+_IF_PARTS = frozenset({"elif", "else", "endif"})
+# Names jinja's parser reads as operators, or as constants.
+_KEYWORDS = frozenset({"and", "or", "not", "in", "is", "if", "else"})
+_CONSTANTS: Mapping[str, object] = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "none": None,
+    "None": None,
+}
+
+_Token = tuple[int, str]
+# Text, or the tokens of a ``{{ }}`` (True) or ``{% %}`` (False) up to and with their end.
+_Piece = str | tuple[bool, list[_Token]]
+
+
+def _scan(text: str) -> nodes.Template | None:
+    """jinja's tree of a template made of text, ``{{ expression }}`` and ``{% if expression
+    %}`` / ``{% elif expression %}`` / ``{% else %}`` / ``{% endif %}``; None for any other.
+
+    An expression is a string, an integer, true/false/none, a list of expressions, or
+    ``name(.name)*`` with an optional call of expressions and ``key=expression``s."""
+    if "\r" in text or "{#" in text:
+        return None  # newlines jinja rewrites; comments
+    try:
+        pieces = _scan_pieces(text)
+        body, index = _scan_body(pieces, 0, 0)
+    except _Unsupported:
+        return None
+    if index != len(pieces):
+        return None  # an elif, else or endif without its if
+    return nodes.Template(body)
+
+
+def _scan_pieces(text: str) -> list[_Piece]:
+    """The template split as jinja's lexer splits it, for the tokens read here."""
+    pieces: list[_Piece] = []
+    pos = 0
+    while (tag := _SCAN_TAG.search(text, pos)) is not None:
+        if tag.start() > pos:
+            pieces.append(text[pos : tag.start()])
+        tokens, pos = _scan_tokens(text, tag.end(), _ENDS[tag.group()])
+        pieces.append((tag.group() == "{{", tokens))
+    if pos < len(text):
+        pieces.append(text[pos:])
+    return pieces
+
+
+def _scan_tokens(text: str, pos: int, end: _Token) -> tuple[list[_Token], int]:
+    """The tokens of one tag, up to and with its end; the position after it."""
+    tokens: list[_Token] = []
+    while True:
+        match = _SCAN_TOKEN.match(text, pos)
+        if match is None:
+            raise _Unsupported  # `{{-`, an operator or a character read here as none
+        pos = match.end()
+        kind = match.lastindex or 0
+        token = (kind, match.group(kind))
+        tokens.append(token)
+        if token in _ENDS.values():
+            if token != end:
+                raise _Unsupported  # `{{ ... %}`: left to jinja's error
+            return tokens, pos
+
+
+def _scan_body(pieces: list[_Piece], index: int, depth: int) -> tuple[list[nodes.Node], int]:
+    """The statements from ``pieces[index]`` up to an elif, else or endif (or the end),
+    and the index of that piece. Text and expressions in a row make one Output, as in
+    jinja's subparse."""
+    body: list[nodes.Node] = []
+    output: list[nodes.Expr] = []
+    while index < len(pieces):
+        piece = pieces[index]
+        if isinstance(piece, str):
+            output.append(nodes.TemplateData(piece))
+            index += 1
+            continue
+        is_expression, tokens = piece
+        if is_expression:
+            output.append(_scan_whole(tokens, 0))
+            index += 1
+            continue
+        word = tokens[0]
+        if word[0] != _NAME_TOKEN or (word[1] != "if" and word[1] not in _IF_PARTS):
+            raise _Unsupported  # any other statement
+        if word[1] in _IF_PARTS:
+            break
+        if output:
+            body.append(nodes.Output(output))
+            output = []
+        node, index = _scan_if(pieces, index, depth + 1)
+        body.append(node)
+    if output:
+        body.append(nodes.Output(output))
+    return body, index
+
+
+def _scan_if(pieces: list[_Piece], index: int, depth: int) -> tuple[nodes.If, int]:
+    """The if statement at ``pieces[index]``, as jinja's parse_if builds it, and the index
+    of the piece after its endif."""
+    if depth > _MAX_DEPTH:
+        raise _Unsupported
+    result = node = nodes.If(_scan_whole(_tokens(pieces[index]), 1), [], [], [])
+    while True:
+        node.body, index = _scan_body(pieces, index + 1, depth)
+        if index == len(pieces):
+            raise _Unsupported  # no endif: left to jinja's error
+        tokens = _tokens(pieces[index])
+        if tokens[0][1] == "elif":
+            node = nodes.If(_scan_whole(tokens, 1), [], [], [])
+            result.elif_.append(node)
+            continue
+        if tokens[0][1] == "else":
+            if len(tokens) != 2:
+                raise _Unsupported
+            result.else_, index = _scan_body(pieces, index + 1, depth)
+            if index == len(pieces):
+                raise _Unsupported
+            tokens = _tokens(pieces[index])
+        if tokens[0][1] != "endif" or len(tokens) != 2:
+            raise _Unsupported
+        return result, index + 1
+
+
+def _tokens(piece: _Piece) -> list[_Token]:
+    assert not isinstance(piece, str)
+    return piece[1]
+
+
+def _scan_whole(tokens: list[_Token], index: int) -> nodes.Expr:
+    """The expression from ``tokens[index]`` that fills the rest of the tag."""
+    node, end = _scan_expression(tokens, index, 0)
+    if end != len(tokens) - 1:
+        raise _Unsupported
+    return node
+
+
+def _scan_expression(tokens: list[_Token], index: int, depth: int) -> tuple[nodes.Expr, int]:
+    """The expression starting at ``tokens[index]``, and the index of the token after it.
+
+    Only the token after it tells jinja where it ends (another `.`, `(` or operator would
+    continue it): the caller accepts only `}}`, `,`, `)` or `]` there."""
+    if depth > _MAX_DEPTH:
+        raise _Unsupported  # and deeper trees are compiled anyway
+    kind, value = tokens[index]
+    if kind == _STRING_TOKEN:
+        return nodes.Const(_string_value(value[1:-1])), index + 1
+    if kind == _INT_TOKEN:
+        return nodes.Const(int(value)), index + 1
+    if (kind, value) == (_OP_TOKEN, "["):
+        items: list[nodes.Expr] = []
+        index += 1
+        while tokens[index] != (_OP_TOKEN, "]"):
+            if items:
+                index = _scan_comma(tokens, index)
+            item, index = _scan_expression(tokens, index, depth + 1)
+            items.append(item)
+        return nodes.List(items), index + 1
+    if kind != _NAME_TOKEN or value in _KEYWORDS:
+        raise _Unsupported
+    if value in _CONSTANTS:
+        return nodes.Const(_CONSTANTS[value]), index + 1
+    node: nodes.Expr = nodes.Name(value, "load")
+    index += 1
+    while tokens[index] == (_OP_TOKEN, "."):
+        if tokens[index + 1][0] != _NAME_TOKEN:
+            raise _Unsupported  # `.0` is an item
+        node = nodes.Getattr(node, tokens[index + 1][1], "load")
+        index += 2
+    if tokens[index] == (_OP_TOKEN, "("):
+        return _scan_call(node, tokens, index + 1, depth)
+    return node, index
+
+
+def _scan_call(
+    func: nodes.Expr, tokens: list[_Token], index: int, depth: int
+) -> tuple[nodes.Expr, int]:
+    """The call of ``func`` whose arguments start at ``tokens[index]``, as jinja's
+    parse_call_args reads them: ``name=`` starts a keyword argument."""
+    args: list[nodes.Expr] = []
+    kwargs: list[nodes.Keyword] = []
+    while tokens[index] != (_OP_TOKEN, ")"):
+        if args or kwargs:
+            index = _scan_comma(tokens, index)
+        if tokens[index][0] == _NAME_TOKEN and tokens[index + 1] == (_OP_TOKEN, "="):
+            key = tokens[index][1]
+            value, index = _scan_expression(tokens, index + 2, depth + 1)
+            kwargs.append(nodes.Keyword(key, value))
+        elif kwargs:
+            raise _Unsupported  # a positional argument after a keyword: a syntax error
+        else:
+            value, index = _scan_expression(tokens, index, depth + 1)
+            args.append(value)
+    return nodes.Call(func, args, kwargs, None, None), index + 1
+
+
+def _scan_comma(tokens: list[_Token], index: int) -> int:
+    # jinja also allows a trailing comma; left to it
+    if tokens[index] != (_OP_TOKEN, ",") or tokens[index + 1] in (
+        (_OP_TOKEN, ")"),
+        (_OP_TOKEN, "]"),
+    ):
+        raise _Unsupported
+    return index + 1
+
+
+def _string_value(text: str) -> str:
+    """A string token's value, as jinja's lexer computes it (for text without backslashes,
+    the text itself)."""
+    if text.isascii():
+        return text
+    return text.encode("ascii", "backslashreplace").decode("unicode-escape")
 
 
 # --- size checks before an operation builds something huge -------------------------------------
