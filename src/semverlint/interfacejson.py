@@ -156,14 +156,24 @@ class _Reader:
         return _same
 
     def _dataclass(self, cls: type[Any]) -> Code:
-        codes = [self.decoder(h) for _, h in _fields(typing.cast(Any, cls))]
+        fields = _fields(typing.cast(Any, cls))
+        codes = [self.decoder(h) for _, h in fields]
+        names = [name for name, _ in fields]
         # Fields of plain JSON values (text, numbers, flags) are taken as they are: most.
         work = [(i, c) for i, c in enumerate(codes) if c is not _same]
+        new, set_dict = object.__new__, object.__setattr__
+        # What a frozen dataclass's __init__ does field by field, done at once (as pickle
+        # builds objects): only for a class whose __init__ does nothing more.
+        direct = not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
 
         def decode(data: list[Any]) -> Any:
             values = list(data)
             for index, code in work:
                 values[index] = code(values[index])
-            return cls(*values)
+            if not direct:
+                return cls(*values)
+            instance = new(cls)
+            set_dict(instance, "__dict__", dict(zip(names, values, strict=True)))
+            return instance
 
         return decode
