@@ -64,6 +64,8 @@ class _LineLoader(_BaseLoader):
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
@@ -72,12 +74,15 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
     yield data
     # Keys written in this mapping (not brought in by a `<<` merge, which may be overridden).
     explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
-    loader.flatten_mapping(node)
+    if len(explicit) != len(node.value) or any(k.tag == _VALUE_TAG for k, _ in node.value):
+        loader.flatten_mapping(node)
     written: set[str] = set()
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        # dbt keys are strings; a YAML 1.1 boolean or number key is read by its text.
-        name = key if isinstance(key, str) else str(key)
+        name = _plain_text(key_node)
+        if name is None:
+            key = loader.construct_object(key_node, deep=True)
+            # dbt keys are strings; a YAML 1.1 boolean or number key is read by its text.
+            name = key if isinstance(key, str) else str(key)
         if id(key_node) in explicit:
             if name in written:
                 loader.warnings.append(
@@ -86,7 +91,17 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
                 )
             written.add(name)
         data.key_lines[name] = key_node.start_mark.line + 1
-        data[name] = loader.construct_object(value_node, deep=True)
+        text = _plain_text(value_node)
+        data[name] = text if text is not None else loader.construct_object(value_node, deep=True)
+
+
+def _plain_text(node: yaml.Node) -> str | None:
+    """A string scalar's value, as the safe constructor would build it, without going
+    through it: most keys and values of a property file are strings."""
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        value: str = node.value
+        return value
+    return None
 
 
 def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> str:
