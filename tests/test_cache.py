@@ -275,3 +275,31 @@ def test_a_repeated_comparison_reads_no_model(shop: GitRepo, tmp_path: Path) -> 
     )
     assert again.stdout == first
     assert again.imported == []  # nothing rendered or parsed
+
+
+def test_the_cache_format_changes_with_the_shape_of_what_it_holds() -> None:
+    """Interfaces are cached as positional lists: a field added, removed or moved must come
+    with a new cache FORMAT, or an entry of the old shape would be read as the new one.
+    When this fails, bump semverlint.cache.FORMAT and record the new shape here."""
+    import dataclasses
+    import hashlib
+
+    from semverlint import facts, interface
+    from semverlint.cache import FORMAT
+
+    classes = [
+        interface.Diagnostic,
+        interface.Suppression,
+        interface.Column,
+        interface.ModelVersion,
+        interface.Model,
+        interface.Project,
+        interface.Interface,
+        facts.Rel,
+        facts.Rendered,
+        facts.ColumnFacts,
+        facts.QueryFacts,
+    ]
+    shape = [[c.__name__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
+    digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
+    assert (FORMAT, digest) == (3, "681ebf04ea5567be")
