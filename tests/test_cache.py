@@ -254,6 +254,7 @@ def test_interfaces_survive_json_exactly() -> None:
     pair = (interface, (), replace(interface, models=(replace(model, description="new"),)), ())
     document = json.loads(json.dumps(to_json(pair)))
     assert len(document["columns"]) == 2  # each distinct column written once
+    assert len(document["pairs"]) == 4  # lineage, logic, foreign refs, and the empty one
     decoded = from_json(tuple[Interface, tuple[Diagnostic, ...], Interface, tuple[()]], document)
     assert decoded == pair
     assert decoded[0].models[0].columns[0] is decoded[2].models[0].columns[0]
@@ -266,7 +267,7 @@ def test_a_repeated_comparison_reads_no_model(shop: GitRepo, tmp_path: Path) -> 
     first = _run(shop, cache, "HEAD~1..HEAD")
     for entry in _entries(cache):  # every model's entry goes: only the pair can answer
         data = json.loads(entry.read_text())
-        if not (isinstance(data, dict) and set(data) == {"columns", "value"}):
+        if not (isinstance(data, dict) and set(data) == {"pairs", "columns", "value"}):
             entry.unlink()
     again = imports_of(
         ["diff", "HEAD~1..HEAD", "--repo", str(shop.path), "--format", "json"],
@@ -302,4 +303,4 @@ def test_the_cache_format_changes_with_the_shape_of_what_it_holds() -> None:
     ]
     shape = [[c.__name__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
     digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
-    assert (FORMAT, digest) == (3, "681ebf04ea5567be")
+    assert (FORMAT, digest) == (4, "681ebf04ea5567be")

@@ -47,7 +47,7 @@ def _engine_version() -> str:
 
 # The shape of the values: bumped when a value changes shape within one release, so that a
 # cache filled by an earlier build of the same version is never read as the new shape.
-FORMAT = 3
+FORMAT = 4
 
 
 def make_key(*parts: Any) -> str:

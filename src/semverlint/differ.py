@@ -192,7 +192,7 @@ def _delta(
     *,
     before: Any = None,
     after: Any = None,
-    anchor: Model | None = None,
+    anchor: Model | Anchor | None = None,
 ) -> Delta:
     where = anchor or model
     line = column.line if column is not None and column.line else where.line
@@ -330,6 +330,16 @@ def _broken_reads(base: Interface | None, head: Interface) -> Iterator[Delta]:
     models = {m.key: m for m in head.models if m.enabled}
     base_models = {m.key: m for m in (base.models if base else ()) if m.enabled}
     outputs = {key: {c.key for c in m.columns} for key, m in models.items()}
+    # Only a model that is new, or outputs less than it did, can leave a read unanswered
+    # that was answered before; with none, no model needs looking at.
+    shrunk = {
+        key
+        for key, model in models.items()
+        if key not in base_models
+        or not outputs[key].issuperset(c.key for c in base_models[key].columns)
+    }
+    if not shrunk:
+        return
     for model in models.values():
         for column in model.columns:
             for rel, col in column.lineage:
@@ -420,9 +430,17 @@ def _diff_logic(old: Model, new: Model) -> Iterator[Delta]:
         )
 
 
-def _sql_anchor(model: Model) -> Model:
+@dataclass(frozen=True)
+class Anchor:
+    """Where a delta points when it is not the model's own place: a file, maybe a line."""
+
+    path: str | None
+    line: int | None = None
+
+
+def _sql_anchor(model: Model) -> Model | Anchor:
     """Logic changes point at the SQL file, since that is where the edit was made."""
-    return replace(model, yaml_path=None, line=None) if model.sql_path else model
+    return Anchor(model.sql_path) if model.sql_path else model
 
 
 def diff_columns(old: Model, new: Model, judge: TypeJudge) -> Iterator[Delta]:

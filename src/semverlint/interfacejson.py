@@ -5,9 +5,10 @@ the size of named fields and decodes faster. Decoding follows the type hints, so
 comes back a tuple (JSON has only lists) and a nested dataclass comes back itself.
 
 Columns are most of an interface, and the two sides of a comparison share nearly all of
-them: a document writes each distinct column once, in a table, and refers to it by its
-place there. Decoded, equal columns are then one object, which the differ compares at
-once. An entry written by another version of the tool is never read: cache keys name it.
+them: a document writes each distinct column (and each distinct tuple of text pairs:
+lineage, logic fragments) once, in a table, and refers to it by its place there.
+Decoded, equal values are then one object, which the differ compares at once. An entry
+of another shape is never read: cache keys carry the tool version and a format number.
 """
 
 from __future__ import annotations
@@ -25,19 +26,27 @@ T = TypeVar("T")
 Code = Callable[[Any], Any]
 
 
+# Lineage, logic fragments and foreign refs: pairs of text, often the same on both sides.
+Pairs = tuple[tuple[str, str], ...]
+
+
 def to_json(value: Any) -> dict[str, Any]:
-    """A document for `value`: dataclasses (and tuples of them) as lists of JSON values."""
-    table: dict[Column, int] = {}
-    body = _Writer(table).encode(value)
-    plain = _Writer(None)
-    return {"columns": [plain.encoder(Column)(c) for c in table], "value": body}
+    """A document for `value`: dataclasses (and tuples of them) as lists of JSON values,
+    each distinct column and each distinct tuple of pairs written once, in a table."""
+    pairs: dict[Any, int] = {}
+    columns: dict[Any, int] = {}
+    body = _Writer({Pairs: pairs, Column: columns}).encode(value)
+    column = _Writer({Pairs: pairs}).encoder(Column)  # a column's lineage: pairs, too
+    column_table = [column(c) for c in columns]
+    return {"pairs": list(pairs), "columns": column_table, "value": body}
 
 
 def from_json(hint: Any, document: dict[str, Any]) -> Any:
     """The value of type `hint` that `to_json` wrote as `document`."""
-    plain = _Reader(None)
-    columns = [plain.decoder(Column)(c) for c in document["columns"]]
-    return _Reader(columns).decoder(hint)(document["value"])
+    pairs = [tuple(map(tuple, p)) for p in document["pairs"]]
+    column = _Reader({Pairs: pairs}).decoder(Column)
+    columns = [column(c) for c in document["columns"]]
+    return _Reader({Pairs: pairs, Column: columns}).decoder(hint)(document["value"])
 
 
 def _same(data: Any) -> Any:
@@ -73,10 +82,11 @@ def _is_dataclass(hint: Any) -> bool:
 
 class _Writer:
     """Encoders for one document, worked out once per type: a hundred thousand columns cost
-    one call each, not one per field. With a table, columns are written as their place."""
+    one call each, not one per field. A value of a type with a table is written as its
+    place in that table."""
 
-    def __init__(self, table: dict[Column, int] | None) -> None:
-        self._table = table
+    def __init__(self, tables: dict[Any, dict[Any, int]]) -> None:
+        self._tables = tables
         self._codes: dict[Any, Code] = {}
 
     def encode(self, value: Any) -> Any:
@@ -92,9 +102,9 @@ class _Writer:
         return self._codes[hint]
 
     def _make(self, hint: Any) -> Code:
-        table = self._table
-        if hint is Column and table is not None:
-            return lambda column: table.setdefault(column, len(table))
+        if hint in self._tables:
+            table = self._tables[hint]
+            return lambda value: table.setdefault(value, len(table))
         if _is_dataclass(hint):
             fields = [(name, self.encoder(h)) for name, h in _fields(hint)]
             if all(code is _same for _, code in fields):
@@ -122,8 +132,8 @@ class _Reader:
     """Decoders for one document: the mirror of _Writer, following the type hints so that a
     tuple comes back a tuple and a nested dataclass itself."""
 
-    def __init__(self, columns: list[Column] | None) -> None:
-        self._columns = columns
+    def __init__(self, tables: dict[Any, list[Any]]) -> None:
+        self._tables = tables
         self._codes: dict[Any, Code] = {}
 
     def decoder(self, hint: Any) -> Code:
@@ -132,8 +142,8 @@ class _Reader:
         return self._codes[hint]
 
     def _make(self, hint: Any) -> Code:
-        if hint is Column and self._columns is not None:
-            return self._columns.__getitem__
+        if hint in self._tables:
+            return self._tables[hint].__getitem__
         if _is_dataclass(hint):
             return self._dataclass(hint)
         if (item := _homogeneous(hint)) is not None:
