@@ -578,7 +578,9 @@ def _upstream_name(name: str, dialect: str | None) -> str:
 
 def _parse_statements(sql: str, dialect: str | None) -> list[exp.Expr] | str:
     try:
-        statements = sqlglot.parse(sql, read=dialect)
+        # RAISE collects every error before raising (the default stops at the first, and
+        # which is first can follow the hash seed): _error_reason then picks one by place.
+        statements = sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE)
     except Exception as error:  # ParseError, TokenError, and sqlglot's rarer internal failures
         return _error_reason(error)
     return [s for s in statements if s is not None]
@@ -590,8 +592,13 @@ _TOKEN_REPR = re.compile(r"<Token token_type: [^,]*, text: (.*?), line: \d+.*?>"
 def _error_reason(error: Exception) -> str:
     """One readable line: sqlglot's first error, where it is, tokens shown as their text."""
     errors = getattr(error, "errors", None)
-    if errors and isinstance(errors, list) and isinstance(errors[0], dict):
-        first = errors[0]
+    if errors and isinstance(errors, list) and all(isinstance(e, dict) for e in errors):
+        # sqlglot lists a node's missing keywords in an order that varies with the hash
+        # seed: the first by place, then by text, reads the same in every process.
+        first = min(
+            errors,
+            key=lambda e: (e.get("line") or 0, e.get("col") or 0, str(e.get("description"))),
+        )
         line, col = first.get("line"), first.get("col")
         where = f" (line {line}, column {col})" if line else ""
         text = f"{first.get('description') or error}{where}"
