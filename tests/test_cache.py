@@ -303,4 +303,4 @@ def test_the_cache_format_changes_with_the_shape_of_what_it_holds() -> None:
     ]
     shape = [[c.__name__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
     digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
-    assert (FORMAT, digest) == (4, "681ebf04ea5567be")
+    assert (FORMAT, digest) == (5, "681ebf04ea5567be")

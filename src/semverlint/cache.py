@@ -45,9 +45,10 @@ def _engine_version() -> str:
         return "unknown"
 
 
-# The shape of the values: bumped when a value changes shape within one release, so that a
-# cache filled by an earlier build of the same version is never read as the new shape.
-FORMAT = 4
+# The shape and meaning of the values: bumped when either changes within one release (a
+# field added, a message worded anew), so that a cache filled by an earlier build of the
+# same version is never read as the new one.
+FORMAT = 5
 
 
 def make_key(*parts: Any) -> str:
