@@ -107,3 +107,11 @@ def imports_of(
     return Imports(
         result.stdout, json.loads(result.stderr.strip().splitlines()[-1].replace("'", '"'))
     )
+
+
+def changes_of(repo: Path, *args: str, cache: Path | None = None) -> list[tuple[str, str, str]]:
+    """(rule, model, column) of each change `diff --format json` reports in the first
+    project, in report order; a cache folder of the test's own when given."""
+    env = {"SEMVERLINT_CACHE_DIR": str(cache)} if cache is not None else None
+    report = semverlint("diff", "--repo", repo, "--format", "json", *args, env=env).json
+    return [(c["rule"], c["model"], c["column"]) for c in report["projects"][0]["changes"]]

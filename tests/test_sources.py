@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clirun import semverlint
+from clirun import changes_of
 from gitrepo import GitRepo
 from semverlint.loaders.dbt import Sources, collect_properties
 from semverlint.yamlio import YamlResult, load_yaml
@@ -71,13 +71,5 @@ def test_a_star_over_a_source_of_an_unchanged_file_is_expanded(
         "models/x/everything.sql",
         "select * exclude (total) from {{ source('raw', 'orders') }}\n",
     )
-    result = semverlint(
-        "diff",
-        "--repo",
-        git_repo.path,
-        "--format",
-        "json",
-        env={"SEMVERLINT_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    changes = {(c["rule"], c["model"], c["column"]) for c in result.json["projects"][0]["changes"]}
+    changes = changes_of(git_repo.path, cache=tmp_path / "cache")
     assert ("column-removed", "everything", "total") in changes

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clirun import semverlint
+from clirun import changes_of
 from gitrepo import GitRepo
 from semverlint.yamlio import line_of, load_yaml
 from semverlint.yamltrim import entry_texts, keep_entries
@@ -122,13 +122,5 @@ def test_an_edited_entry_in_a_file_of_many_is_found_and_only_it(
         "  - name: m2\n    columns:\n      - name: id\n",
     ).replace("  - name: m1\n", "  - name: m1  # a comment changes no entry\n")
     git_repo.write("models/_models.yml", edited)
-    result = semverlint(
-        "diff",
-        "--repo",
-        git_repo.path,
-        "--format",
-        "json",
-        env={"SEMVERLINT_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    changes = [(c["rule"], c["model"], c["column"]) for c in result.json["projects"][0]["changes"]]
+    changes = changes_of(git_repo.path, cache=tmp_path / "cache")
     assert changes == [("not-null-removed", "m2", "id")]
