@@ -29,8 +29,6 @@ _NAME = re.compile(r"""name[ \t]*:[ \t]*(?:([\w.-]+)|'([\w.-]+)'|"([\w.-]+)")[ \
 _ALIAS = re.compile(rb"[&*][^\s,\]}]")
 _MARKERS = (b"\n---", b"\n...", b"\n%", b"\n\t")
 
-Span = tuple[int, int]  # [start, end) offsets of an entry's lines in the text
-
 
 def keep_entries(raw: bytes, names: frozenset[str]) -> bytes:
     """`raw` with every model or snapshot entry not named in `names` (folded) blanked, or
