@@ -18,11 +18,10 @@ import functools
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, Union
 
 from semverlint.interface import Column
 
-T = TypeVar("T")
 Code = Callable[[Any], Any]
 
 
