@@ -167,10 +167,13 @@ def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> 
 
 
 def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -> None:
+    # Vars that are a list and a mapping: what workers are sent must not need to hash.
+    shop.write("dbt_project.yml", PROJECT + "  regions: [eu, us]\n  limits: {low: 1}\n")
     for index in range(6):
         shop.write(
             f"models/m{index}.sql",
-            f"select order_id, amount * {index} as x{index} from {{{{ ref('stg_orders') }}}}\n",
+            f"select order_id, amount * {index} as x{index}, "
+            f"'{{{{ var('regions')[0] }}}}' as region from {{{{ ref('stg_orders') }}}}\n",
         )
     shop.commit("more models")
     shop.write("macros/cents.sql", MACRO.replace("/", "*"))  # every model must be read again

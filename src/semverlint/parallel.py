@@ -35,6 +35,7 @@ class RenderJob:
 class RenderSetup:
     """Everything a rendering worker needs, picklable: the project's render context."""
 
+    context: str  # its key: the fields below may hold lists and mappings, which do not hash
     project_name: str
     target_type: str
     vars: tuple[tuple[str, object], ...]
@@ -51,11 +52,11 @@ class AnalyseJob:
 
 
 # Per worker process: the sandboxes it has built, one per render context it was sent.
-_WORKER: dict[RenderSetup, Any] = {}
+_WORKER: dict[str, Any] = {}
 
 
 def _renderer(setup: RenderSetup) -> Any:
-    if setup not in _WORKER:
+    if setup.context not in _WORKER:
         from semverlint.render import Macro, RenderContext, Renderer
 
         context = RenderContext(
@@ -64,8 +65,8 @@ def _renderer(setup: RenderSetup) -> Any:
             vars=setup.vars,
             macros=tuple(Macro(path, text) for path, text in setup.macros),
         )
-        _WORKER[setup] = Renderer(context)
-    return _WORKER[setup]
+        _WORKER[setup.context] = Renderer(context)
+    return _WORKER[setup.context]
 
 
 def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:

@@ -239,6 +239,7 @@ class _Stage:
             if self.cache.get(key := self.renders.key(spec.file)) is None
         }
         setup = RenderSetup(
+            context=self.renders.context_key,
             project_name=self.dbt.project.name,
             target_type=self.dbt.adapter or "default",
             vars=_render_vars(self.dbt.project),
@@ -600,12 +601,12 @@ class _Renders:
     def __init__(self, dbt: DbtProject, dialect: str | None, cache: Cache) -> None:
         self._dbt = dbt
         self._dialect = dialect
-        self._context_key = _context_key(dbt, dialect)
+        self.context_key = _context_key(dbt, dialect)
         self._cache = cache
         self._renderer: Any = None
 
     def key(self, file: ModelFile) -> str:
-        return make_key("render", self._context_key, file.digest)
+        return make_key("render", self.context_key, file.digest)
 
     def get(self, file: ModelFile) -> tuple[Rendered, Layout]:
         """The rendered model, and the tokens of each of its queries."""
@@ -638,7 +639,7 @@ class _Renders:
         """Problems in the project macros; cached too, so warm and cold runs report alike."""
         if not self._dbt.macros:
             return ()
-        key = make_key("macros", self._context_key)
+        key = make_key("macros", self.context_key)
         cached = self._cache.get(key)
         if cached is not None:
             return tuple(cached)
