@@ -7,6 +7,8 @@ What must hold for any of them:
   there is never a traceback;
 * comparing a project with itself reports no change, even when each side is loaded on
   its own;
+* following the change (only the reached models and property entries read) reports
+  exactly the changes that loading both sides in full reports;
 * adding a breaking edit never lowers the required bump;
 * output is deterministic: two runs give byte-identical output in every format, and the
   CLI (another process, another hash seed, git snapshots) prints exactly what the
@@ -455,6 +457,34 @@ def test_comparing_a_project_with_itself_reports_nothing(
         return
     reports = compare_projects(sides[0], sides[1], catalogue(), OPTIONS)
     assert [c for p in reports for c in p.changes] == []
+
+
+@examples(80)
+@given(base=projects(), data=st.data())
+def test_following_the_change_reports_what_reading_everything_reports(
+    base: Proj, data: st.DataObject
+) -> None:
+    """Cost follows the change (property files cut to the reached entries, sources parsed
+    on demand, only reached models analysed): the changes must be exactly those that
+    loading both sides in full and comparing them gives."""
+    base = edited(base, data, with_garbage=data.draw(st.booleans(), label="dirty base"))
+    head = edited(base, data, with_garbage=True)
+    followed = report(files_of(base), files_of(head))
+    if followed is None:
+        return
+    before, after = Memory(files_of(base)), Memory(files_of(head))
+    try:
+        sides = [
+            {
+                path: load_listing(listing, snapshot, catalogue(), OPTIONS, None, MemoryCache())
+                for path, listing in list_projects(snapshot, OPTIONS).items()
+            }
+            for snapshot in (before, after)
+        ]
+    except SemverlintError:
+        return
+    full = compare_projects(sides[0], sides[1], catalogue(), OPTIONS)
+    assert [p.changes for p in followed.projects] == [p.changes for p in full]
 
 
 def _consumers_see(model: Mdl | None) -> bool:
