@@ -112,6 +112,11 @@ def test_corrupt_entries_are_misses_and_heal(shop: GitRepo, tmp_path: Path) -> N
         entry.write_text("{not json")
     assert _run(shop, cache) == expected
     assert all(json.loads(e.read_text()) is not None for e in _entries(cache))
+    for broken in ('{"shape": "wrong"}', "[1, 2]", "7"):  # valid JSON of another shape
+        for entry in _entries(cache):
+            entry.write_text(broken)
+        assert _run(shop, cache) == expected
+        assert all(e.read_text() != broken for e in _entries(cache))
 
 
 def test_concurrent_runs_share_a_cache_safely(shop: GitRepo, tmp_path: Path) -> None:

@@ -360,7 +360,7 @@ def load_pair(
     The pair is remembered under the object ids of both sides' files: running the same
     comparison again (a CI retry, `diff` then `check`, a hook run twice) reads no model.
     """
-    from semverlint.cache import make_key
+    from semverlint.cache import make_key, read
     from semverlint.interfacejson import from_json, to_json
     from semverlint.loaders.dbtsql import load_dbt_pair
 
@@ -374,9 +374,9 @@ def load_pair(
     config = merge(project_config(ref, config_files, root_config, catalogue), options.config)
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
     key = make_key("pair", marker, config.dialect, base_listing.signature, head_listing.signature)
-    cached = cache.get(key)
+    cached = read(cache, key, lambda value: from_json(_Pair, value))
     if cached is not None:
-        base_if, base_diags, head_if, head_diags = from_json(_Pair, cached)
+        base_if, base_diags, head_if, head_diags = cached
     else:
         head_files = head.read_many(
             [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]

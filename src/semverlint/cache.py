@@ -15,10 +15,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,22 @@ def make_key(*parts: Any) -> str:
         [__version__, FORMAT, _engine_version(), *parts], sort_keys=True, default=str
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+T = TypeVar("T")
+
+
+def read(cache: Cache, key: str, decode: Callable[[Any], T]) -> T | None:
+    """The entry under `key` decoded, or None: a miss, and so is an entry that is valid
+    JSON of another shape (written by hand, or damaged in a way JSON still reads). The
+    caller computes the value again and its put replaces the entry: the cache heals."""
+    value = cache.get(key)
+    if value is None:
+        return None
+    try:
+        return decode(value)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
 
 
 @dataclass

@@ -340,15 +340,15 @@ def cached_parser(cache: Cache | None) -> YamlParser:
     seen: dict[bytes, YamlResult] = {}
 
     def parse(raw: bytes) -> YamlResult:
-        from semverlint.cache import make_key
+        from semverlint.cache import make_key, read
         from semverlint.yamljson import result_from_json, result_to_json
 
         if raw in seen:
             return seen[raw]
         key = make_key("yaml", hashlib.sha1(raw, usedforsecurity=False).hexdigest())
-        cached = cache.get(key)
+        cached = read(cache, key, result_from_json)
         if cached is not None:
-            result = result_from_json(cached)
+            result = cached
         else:
             result = load_yaml(raw)
             cache.put(key, result_to_json(result))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from semverlint.cache import Cache, MemoryCache, make_key
+from semverlint.cache import Cache, MemoryCache, make_key, read
 from semverlint.discover import relative
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
@@ -208,12 +208,10 @@ class _Stage:
         self, result: Rendered, layout: Layout, upstream: dict[str, tuple[str, ...] | None]
     ) -> Analysed | str:
         key = analysis_key(self.dialect, result.sql, layout, upstream)
-        cached = self.cache.get(key)
-        if cached is not None:
-            analysed = analysed_from_json(cached)
-            # Problems may say on which line they are: true only of the text they came from.
-            if not _by_layout(layout) or _unplaced(analysed):
-                return analysed
+        cached = read(self.cache, key, analysed_from_json)
+        # Problems may say on which line they are: true only of the text they came from.
+        if cached is not None and (not _by_layout(layout) or _unplaced(cached)):
+            return cached
         analysed = analyse_rendered(result, self.dialect, upstream)
         self.cache.put(key, analysed_to_json(analysed))
         return analysed
@@ -595,6 +593,18 @@ def load_dbt_pair(
     )
 
 
+def _messages(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise TypeError("not a list of messages")
+    return tuple(value)
+
+
+def _rendered_entry(entry: dict[str, Any]) -> tuple[Rendered, Layout]:
+    from semverlint.facts import rendered_from_json
+
+    return rendered_from_json(entry), tuple(entry["layout"])
+
+
 class _Renders:
     """Rendered models from the cache, or from a sandbox built only when something misses."""
 
@@ -614,11 +624,11 @@ class _Renders:
         from semverlint.parallel import render_value
 
         key = self.key(file)
-        entry = self._cache.get(key)
-        if entry is None or "layout" not in entry:
-            rendered = rendered_from(self._sandbox().render(file.text))
-            entry = render_value(rendered, self._dialect)
-            self._cache.put(key, entry)
+        cached = read(self._cache, key, _rendered_entry)
+        if cached is not None:
+            return cached
+        entry = render_value(rendered_from(self._sandbox().render(file.text)), self._dialect)
+        self._cache.put(key, entry)
         return rendered_from_json(entry), tuple(entry["layout"])
 
     def _sandbox(self) -> Any:
@@ -640,9 +650,9 @@ class _Renders:
         if not self._dbt.macros:
             return ()
         key = make_key("macros", self.context_key)
-        cached = self._cache.get(key)
+        cached = read(self._cache, key, _messages)
         if cached is not None:
-            return tuple(cached)
+            return cached
         found = tuple(self._sandbox().diagnostics)
         self._cache.put(key, list(found))
         return found
