@@ -438,12 +438,14 @@ def property_filter(
     marker: str,
     parse: YamlParser,
 ) -> Scope | None:
-    """The property files worth parsing to compare two states; None: every file.
+    """The property files worth parsing to compare two states, and how much of each; None:
+    every file, whole.
 
-    A file that changed is read on both sides; of the others, only those that name a model
-    the change can reach, or declare exposures or the semantic layer, and the sources of
-    the rest when a model reads them. A change to
-    dbt_project.yml or to the macros can reach any model, so then every file is read.
+    Of a changed file, the entries of the models the change reaches (its own edited
+    entries among them); of the others, those that name a reached model, files that
+    declare exposures or the semantic layer whole, and the sources of the rest only when
+    a model reads them. A change to dbt_project.yml or to the macros can reach any model,
+    so then every file is read.
     """
     if base_files.get(marker) != head_files.get(marker):
         return None
