@@ -84,6 +84,15 @@ def events(log: str) -> list[dict[str, Any]]:
     return found
 
 
+def _ls(dbt: str, selector: str, base: Path, common: list[str]) -> list[str]:
+    """`dbt ls` of the models `selector` picks against the base's manifest, as JSON logs."""
+    return [
+        dbt,
+        *("--log-format", "json", "ls", "-s", selector, "--resource-type", "model"),
+        *("--output", "name", "--state", str(base / "target"), *common),
+    ]
+
+
 def baseline(dbt: str, folder: Path, scratch: Path) -> dict[str, Any]:
     manifest = json.loads((folder / "changes.json").read_text())
     repo = folder / "repo"
@@ -106,24 +115,7 @@ def baseline(dbt: str, folder: Path, scratch: Path) -> dict[str, Any]:
     steps = {
         "parse_base": ([dbt, "parse", *common], base),
         "parse_head": ([dbt, "parse", *common], head),
-        "ls": (
-            [
-                dbt,
-                "--log-format",
-                "json",
-                "ls",
-                "-s",
-                "state:modified",
-                "--resource-type",
-                "model",
-                "--output",
-                "name",
-                "--state",
-                str(base / "target"),
-                *common,
-            ],
-            head,
-        ),
+        "ls": (_ls(dbt, "state:modified", base, common), head),
     }
     peak = 0
     logs: dict[str, str] = {}
@@ -163,25 +155,7 @@ def baseline(dbt: str, folder: Path, scratch: Path) -> dict[str, Any]:
     figures["modified"] = len(listed)
 
     # Which models dbt calls contract changes (any edit of a contract, additions too): untimed.
-    _, _, _, contract_log = run(
-        [
-            dbt,
-            "--log-format",
-            "json",
-            "ls",
-            "-s",
-            "state:modified.contract",
-            "--resource-type",
-            "model",
-            "--output",
-            "name",
-            "--state",
-            str(base / "target"),
-            *common,
-        ],
-        head,
-        env,
-    )
+    _, _, _, contract_log = run(_ls(dbt, "state:modified.contract", base, common), head, env)
     contract = _listed(events(contract_log))
 
     breaking = [c for c in manifest["changes"] if c["breaking"]]
