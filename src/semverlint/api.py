@@ -304,6 +304,26 @@ def build_report(
     object ids on both sides is read once and shared, and when no project changed at all,
     none is analysed."""
     cache = open_cache(options.cache, options.cache_dir)
+    try:
+        changed, base_projects, head_projects = _load_projects(
+            base, head, catalogue, options, cache
+        )
+    finally:
+        cache.close()  # waits for the background writes: the process may end right after
+    reports = compare_projects(base_projects, head_projects, catalogue, options)
+    # Diagnostics speak of what changed: an untouched project's old problems are not news here.
+    reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)
+    return Report(base_info, head_info, reports)
+
+
+def _load_projects(
+    base: SnapshotLike,
+    head: SnapshotLike,
+    catalogue: Catalogue,
+    options: Options,
+    cache: Cache,
+) -> tuple[set[str], dict[str, LoadedProject], dict[str, LoadedProject]]:
+    """The changed projects' paths, and every project of each side, loaded."""
     head_listings = list_projects(head, options)
     base_listings = list_projects(base, options)
     if options.project is not None and not head_listings and not base_listings:
@@ -339,11 +359,7 @@ def build_report(
         else:
             config = head_projects[path].config if path in head_projects else None
             base_projects[path] = load_listing(listing, base, catalogue, options, config, cache)
-    cache.close()
-    reports = compare_projects(base_projects, head_projects, catalogue, options)
-    # Diagnostics speak of what changed: an untouched project's old problems are not news here.
-    reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)
-    return Report(base_info, head_info, reports)
+    return changed, base_projects, head_projects
 
 
 def load_pair(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -342,4 +343,28 @@ def _main(
 
 
 def main() -> None:
-    app()
+    """The `semverlint` command: tuned for one short run over many small objects."""
+    # Collections scale with everything alive, and a run keeps a whole project alive:
+    # at the default threshold, building 5,000 models' YAML spent two thirds of its time
+    # in the collector. SQL trees still make cyclic garbage, so it is made rarer, not off.
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        app()
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    else:  # pragma: no cover - typer's standalone mode always ends in SystemExit
+        code = 0
+    # Tearing down a large heap object by object takes seconds after the report is out;
+    # the output is flushed and the cache closed, so nothing is left for it to do.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

@@ -51,7 +51,7 @@ from semverlint.modelsql import (
     reconcile,
     sql_diagnostics,
 )
-from semverlint.parallel import AnalyseJob, Workers, blind_upstream
+from semverlint.parallel import AnalyseJob, RenderJob, RenderSetup, Workers, blind_upstream
 from semverlint.yamltrim import entry_texts, keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
@@ -227,10 +227,8 @@ class _Stage:
             if self.wanted(key) and spec.file.language == "sql"
         ]
 
-    def prefetch_renders(self, workers: Workers) -> None:
-        """Render the wanted models not rendered yet, in workers when there are many."""
-        from semverlint.parallel import RenderJob, RenderSetup
-
+    def render_jobs(self) -> tuple[RenderSetup, dict[str, RenderJob]]:
+        """What rendering the wanted models not rendered yet takes, for a worker."""
         jobs = {
             key: RenderJob(key, spec.file.text)
             for spec in self._wanted_sql()
@@ -244,8 +242,7 @@ class _Stage:
             macros=self.dbt.macros,
             dialect=self.dialect,
         )
-        for key, value in workers.render_all(setup, list(jobs.values())):
-            self.cache.put(key, value)
+        return setup, jobs
 
     def analyse_jobs(self) -> Iterator[AnalyseJob]:
         """The first analysis of each wanted model: its query with sources' columns only."""
@@ -316,8 +313,15 @@ def prefetch(stages: tuple[_Stage, ...]) -> None:
     Both sides of a comparison are analysed together, each distinct query once: a model
     whose SQL is the same (or only reformatted) on both sides costs one analysis."""
     with Workers() as workers:
+        # Both sides' renders go to the workers together: a change of 40 models is 40
+        # renders a side, too few to be worth workers one side at a time but not together.
+        by_context: dict[str, tuple[RenderSetup, dict[str, RenderJob]]] = {}
         for stage in stages:
-            stage.prefetch_renders(workers)
+            setup, renders = stage.render_jobs()
+            by_context.setdefault(setup.context, (setup, {}))[1].update(renders)
+        for setup, renders in by_context.values():
+            for key, value in workers.render_all(setup, list(renders.values())):
+                stages[0].cache.put(key, value)
         jobs = {job.key: job for stage in stages for job in stage.analyse_jobs()}
         cache = stages[0].cache
         misses = [job for key, job in jobs.items() if cache.get(key) is None]
