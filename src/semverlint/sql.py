@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import sqlglot
@@ -22,6 +22,7 @@ from sqlglot.expressions.datatypes import DType
 from sqlglot.generator import Generator
 from sqlglot.optimizer.qualify_tables import qualify_tables
 from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.parser import Parser
 from sqlglot.schema import normalize_name
 from sqlglot.tokenizer_core import Token, TokenType
 
@@ -91,23 +92,74 @@ def _dialect(dialect: str | None) -> str | None:
 
 def layout_key(sql: str, dialect: str | None) -> str | None:
     """The SQL as its tokens: equal for two texts that differ only in layout, comments and the
-    case of keywords, which parse to the same tree; None when the text does not tokenize.
+    case of keywords and known functions, which parse to the same tree; None when the text
+    does not tokenize.
 
     A reformatted model is then analysed once for both sides of a comparison. A keyword's
-    case is dropped only where the token is that keyword; identifiers, quoted names,
-    function names and literals keep their text exactly."""
+    case is dropped only where the token is that keyword, a function's only where it is
+    called (see _called_function); identifiers, quoted names, other functions' names and
+    literals keep their text exactly."""
     glot = Dialect.get_or_raise(_dialect(dialect))
     try:
         tokens = glot.tokenize(sql)
     except Exception:  # sqlglot raises its own and Python's errors for unreadable text
         return None
     keywords = glot.tokenizer_class.KEYWORDS
+    functions = (
+        _known_functions(glot.parser_class)
+        if _function_case(glot, dialect) == "upper"
+        else frozenset()
+    )
     parts: list[str] = []
-    for token in tokens:
+    for index, token in enumerate(tokens):
         upper = token.text.upper()
         parts.append(token.token_type.name)
-        parts.append(upper if keywords.get(upper) is token.token_type else token.text)
+        if keywords.get(upper) is token.token_type or (
+            upper in functions and _called_function(tokens, index)
+        ):
+            parts.append(upper)
+        else:
+            parts.append(token.text)
     return json.dumps(parts)  # quoted: no text can pass for a token boundary
+
+
+# Before a name and its parenthesis, these make the name an alias or a table with a column
+# list (`AS t(a)`, `t x(a)`, `INTO t(a)`) or a qualified call: not a function name to fold.
+_NAME_BEFORE = frozenset(
+    {
+        TokenType.ALIAS,
+        TokenType.DOT,
+        TokenType.VAR,
+        TokenType.IDENTIFIER,
+        TokenType.R_PAREN,
+        TokenType.WITH,
+        TokenType.TABLE,
+        TokenType.INTO,
+    }
+)
+
+
+@cache
+def _known_functions(parser: type[Parser]) -> frozenset[str]:
+    """Names the dialect's parser builds a node of its own for, looking them up upper-cased:
+    written in any case, the call parses to the same tree."""
+    return frozenset(parser.FUNCTIONS) | frozenset(parser.FUNCTION_PARSERS)
+
+
+def _called_function(tokens: list[Token], index: int) -> bool:
+    """True when the name token at `index` is a function call's: a plain word followed by
+    `(` and not in a place where the parser reads a name. (A CTE with a column list after a
+    comma, `, sum(a) AS (...)`, passes: its name is folded like every unquoted identifier
+    of the dialects whose function names fold, so the analysis is the same.)"""
+    token = tokens[index]
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    before = tokens[index - 1] if index > 0 else None
+    return (
+        token.token_type is TokenType.VAR
+        and following is not None
+        and following.token_type is TokenType.L_PAREN
+        and (before is None or before.token_type not in _NAME_BEFORE)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
