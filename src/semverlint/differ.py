@@ -95,7 +95,10 @@ def diff_interfaces(
     added = [after[k] for k in sorted(after.keys() - before.keys())]
     renames = _renamed_models(removed, added)
     for old, new in renames:
-        deltas.append(_delta("model-renamed", new, before=old.name, after=new.name))
+        # Consumers lose the old name: whether that breaks them depends on what they could
+        # reach before, as for any change to a model both sides have.
+        rename = _delta("model-renamed", new, before=old.name, after=new.name)
+        deltas.append(replace(rename, access=old.access, queryable=old.queryable))
     renamed_old = {o.key for o, _ in renames}
     renamed_new = {n.key for _, n in renames}
     for model in removed:
@@ -180,9 +183,15 @@ def _renamed_models(removed: list[Model], added: list[Model]) -> list[tuple[Mode
     pairs = []
     for model in removed:
         candidates = by_sql.get(model.query_digest or "", [])
-        if len(candidates) == 1:
+        if len(candidates) == 1 and not (_internal(model) and not _internal(candidates[0])):
             pairs.append((model, candidates.pop()))
     return pairs
+
+
+def _internal(model: Model) -> bool:
+    """No consumer can query it. An internal model that reappears published under a new
+    name is, to consumers, a new model: it is reported as removed and added, not renamed."""
+    return model.access == "private" or not model.queryable
 
 
 def _delta(
