@@ -1,11 +1,12 @@
 """Renders and analyses many models at once in worker processes, filling the cache.
 
 A large change (every model reformatted, a macro edited) leaves thousands of models to
-read. Both steps run in parallel: first every model is rendered (and its SQL tokenized,
-so that a reformatted model is known for the same query), then every distinct query is
-analysed once, whichever side of the comparison and whichever model it came from. The
-pass that follows, in lineage order, finds it all in the cache. Results are the values
-the sequential path computes, under the same keys.
+read. Both steps run in parallel: every model is rendered (and its SQL tokenized, so that
+a reformatted model is known for the same query), and as each batch of renders comes
+back, the distinct queries in it are sent to be analysed, once whichever side of the
+comparison and whichever model they came from. The pass that follows, in lineage order,
+finds it all in the cache. Results are the values the sequential path computes, under
+the same keys.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import functools
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # Below this many jobs, starting workers costs more than it saves.
 PARALLEL_MIN = 64
+# Jobs per batch sent to a worker: a few tens of milliseconds of work, so results stream
+# back while the rest is still being worked on.
+BATCH = 32
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -78,7 +82,17 @@ def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:
     return {**rendered_to_json(rendered), "layout": [layout_key(s, dialect) for s in rendered.sql]}
 
 
-def _render(setup: RenderSetup, jobs: list[RenderJob]) -> list[tuple[str, dict[str, Any]]]:
+Rendered = list[tuple[str, dict[str, Any]]]  # a batch's render cache entries, by key
+Analysed = list[tuple[str, Any]]  # a batch's analysis cache entries, by key
+
+
+def _prepare() -> None:
+    import semverlint.modelsql
+    import semverlint.render
+    import semverlint.sql  # noqa: F401
+
+
+def _render(setup: RenderSetup, jobs: list[RenderJob]) -> Rendered:
     from semverlint.facts import rendered_from
 
     renderer = _renderer(setup)
@@ -88,7 +102,7 @@ def _render(setup: RenderSetup, jobs: list[RenderJob]) -> list[tuple[str, dict[s
     ]
 
 
-def _analyse(jobs: list[AnalyseJob]) -> list[tuple[str, Any]]:
+def _analyse(jobs: list[AnalyseJob]) -> Analysed:
     from semverlint.facts import Rendered
     from semverlint.modelsql import analyse_rendered, analysed_to_json
 
@@ -104,8 +118,8 @@ def _analyse(jobs: list[AnalyseJob]) -> list[tuple[str, Any]]:
 
 
 class Workers:
-    """Worker processes for one comparison: started by the first batch big enough to be
-    worth them, and kept for the batches that follow (renders, then analyses)."""
+    """Worker processes for one comparison: started by the first jobs numerous enough to be
+    worth them, and kept for the jobs that follow (renders, then analyses)."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -118,37 +132,46 @@ class Workers:
             self._pool.shutdown()
             self._pool = None
 
-    def render_all(
-        self, setup: RenderSetup, jobs: list[RenderJob]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Rendered entries for the jobs, from workers; none when the jobs are few."""
-        return self._map(functools.partial(_render, setup), jobs)
-
-    def analyse_all(self, jobs: list[AnalyseJob]) -> Iterator[tuple[str, Any]]:
-        """Analysed entries for the jobs, from workers; none when the jobs are few."""
-        return self._map(_analyse, jobs)
-
-    def _map(self, work: Callable[[list[J]], list[R]], jobs: list[J]) -> Iterator[R]:
-        """`work` over the jobs in interleaved chunks (neighbouring models are alike in
-        size); nothing when they are too few to be worth the workers."""
+    def worth(self, jobs: int) -> bool:
+        """Whether this many jobs are worth the workers (always, once they are started)."""
+        if self._pool is not None:
+            return True
         minimum = int(os.environ.get("SEMVERLINT_PARALLEL_MIN", PARALLEL_MIN))
-        count = min(workers(), 8)
-        if count < 2 or len(jobs) < minimum:
-            return  # the sequential pass does these as it meets them
+        return min(workers(), 8) >= 2 and jobs >= minimum
+
+    def warm(self) -> None:
+        """Start the workers now, each loading what rendering and analysing take (about a
+        fifth of a second) while this process is busy with something else."""
+        pool = self._start()
+        for _ in range(min(workers(), 8)):
+            pool.submit(_prepare)
+
+    def render(self, setup: RenderSetup, jobs: list[RenderJob]) -> list[Future[Rendered]]:
+        """Render the jobs in workers, in small batches, so that what each batch renders can
+        be put to analysis while the others are still rendering."""
+        return self._submit(functools.partial(_render, setup), jobs)
+
+    def analyse(self, jobs: list[AnalyseJob]) -> list[Future[Analysed]]:
+        return self._submit(_analyse, jobs)
+
+    def _submit(self, work: Callable[[list[J]], R], jobs: list[J]) -> list[Future[R]]:
+        pool = self._start()
+        return [pool.submit(work, jobs[i : i + BATCH]) for i in range(0, len(jobs), BATCH)]
+
+    def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(count, multiprocessing.get_context(method))
-        chunks = [c for c in (jobs[i :: count * 4] for i in range(count * 4)) if c]
-        # A forked worker shares this process's objects until it writes to them, and a
-        # collection writes to every object it visits: freezing them first keeps workers
-        # from copying (and traversing) the whole parent heap, which is most of their time.
-        gc.freeze()
-        try:
-            results = self._pool.map(work, chunks)
-        finally:
-            gc.unfreeze()
-        for batch in results:
-            yield from batch
+            self._pool = ProcessPoolExecutor(min(workers(), 8), multiprocessing.get_context(method))
+            # A forked worker shares this process's objects until it writes to them, and a
+            # collection writes to every object it visits: freezing them first keeps workers
+            # from copying (and traversing) the whole parent heap. The pool forks on its
+            # first job, so one is sent here.
+            gc.freeze()
+            try:
+                self._pool.submit(int).result()
+            finally:
+                gc.unfreeze()
+        return self._pool
 
 
 def blind_upstream(

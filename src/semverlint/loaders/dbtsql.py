@@ -13,6 +13,7 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,7 +52,14 @@ from semverlint.modelsql import (
     reconcile,
     sql_diagnostics,
 )
-from semverlint.parallel import AnalyseJob, RenderJob, RenderSetup, Workers, blind_upstream
+from semverlint.parallel import (
+    BATCH,
+    AnalyseJob,
+    RenderJob,
+    RenderSetup,
+    Workers,
+    blind_upstream,
+)
 from semverlint.yamltrim import entry_texts, keep_entries
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
@@ -220,21 +228,16 @@ class _Stage:
         """A model out of reach of the change: its YAML and config, refs read from the text."""
         return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
 
-    def _wanted_sql(self) -> list[ModelSpec]:
+    def wanted_sql(self) -> list[ModelSpec]:
         return [
             spec
             for key, spec in sorted(self.specs.items())
             if self.wanted(key) and spec.file.language == "sql"
         ]
 
-    def render_jobs(self) -> tuple[RenderSetup, dict[str, RenderJob]]:
-        """What rendering the wanted models not rendered yet takes, for a worker."""
-        jobs = {
-            key: RenderJob(key, spec.file.text)
-            for spec in self._wanted_sql()
-            if self.cache.get(key := self.renders.key(spec.file)) is None
-        }
-        setup = RenderSetup(
+    def render_setup(self) -> RenderSetup:
+        """What a worker needs to render this stage's models."""
+        return RenderSetup(
             context=self.renders.context_key,
             project_name=self.dbt.project.name,
             target_type=self.dbt.adapter or "default",
@@ -242,15 +245,13 @@ class _Stage:
             macros=self.dbt.macros,
             dialect=self.dialect,
         )
-        return setup, jobs
 
-    def analyse_jobs(self) -> Iterator[AnalyseJob]:
-        """The first analysis of each wanted model: its query with sources' columns only."""
-        for spec in self._wanted_sql():
-            result, layout = self.renders.get(spec.file)
-            blind = blind_upstream(result.relations, self.resolver.sources)
-            key = analysis_key(self.dialect, result.sql, layout, blind)
-            yield AnalyseJob(key, result.sql, tuple(sorted(blind.items())), self.dialect)
+    def analyse_job(self, spec: ModelSpec) -> AnalyseJob:
+        """The first analysis of a model: its query with sources' columns only."""
+        result, layout = self.renders.get(spec.file)
+        blind = blind_upstream(result.relations, self.resolver.sources)
+        key = analysis_key(self.dialect, result.sql, layout, blind)
+        return AnalyseJob(key, result.sql, tuple(sorted(blind.items())), self.dialect)
 
     def run(self, project_dir: str, marker: str) -> Interface:
         wanted = [k for k in self.specs if self.wanted(k)]
@@ -307,26 +308,73 @@ def _unplaced(analysed: Analysed | str) -> bool:
     )
 
 
-def prefetch(stages: tuple[_Stage, ...]) -> None:
+def prefetch(stages: tuple[_Stage, ...], workers: Workers) -> None:
     """Render, then analyse, the wanted models of the stages in parallel when they are many.
 
-    Both sides of a comparison are analysed together, each distinct query once: a model
-    whose SQL is the same (or only reformatted) on both sides costs one analysis."""
-    with Workers() as workers:
-        # Both sides' renders go to the workers together: a change of 40 models is 40
-        # renders a side, too few to be worth workers one side at a time but not together.
-        by_context: dict[str, tuple[RenderSetup, dict[str, RenderJob]]] = {}
-        for stage in stages:
-            setup, renders = stage.render_jobs()
-            by_context.setdefault(setup.context, (setup, {}))[1].update(renders)
-        for setup, renders in by_context.values():
-            for key, value in workers.render_all(setup, list(renders.values())):
-                stages[0].cache.put(key, value)
-        jobs = {job.key: job for stage in stages for job in stage.analyse_jobs()}
-        cache = stages[0].cache
-        misses = [job for key, job in jobs.items() if cache.get(key) is None]
-        for key, value in workers.analyse_all(misses):
+    Both sides of a comparison go to the workers together, each distinct query once: a
+    model whose SQL is the same (or only reformatted) on both sides costs one render and
+    one analysis. A model's analysis is sent as soon as its render is back, so the workers
+    never wait for this process between the two."""
+    cache = stages[0].cache
+    # Render key -> the (stage, model) pairs waiting for it: both sides share a key when the
+    # model's text and the render context are the same.
+    waiting: dict[str, list[tuple[_Stage, ModelSpec]]] = {}
+    renders: dict[str, tuple[RenderSetup, dict[str, RenderJob]]] = {}
+    for stage in stages:
+        setup = stage.render_setup()
+        for spec in stage.wanted_sql():
+            key = stage.renders.key(spec.file)
+            waiting.setdefault(key, []).append((stage, spec))
+            if cache.get(key) is None:
+                batch = renders.setdefault(setup.context, (setup, {}))[1]
+                batch[key] = RenderJob(key, spec.file.text)
+    analyses = _Analyses(workers, cache)
+    rendering: list[Future[list[tuple[str, Any]]]] = []
+    if workers.worth(sum(len(jobs) for _, jobs in renders.values())):
+        for setup, jobs in renders.values():
+            rendering.extend(workers.render(setup, list(jobs.values())))
+    for future in as_completed(rendering):
+        for key, value in future.result():
             cache.put(key, value)
+            for stage, spec in waiting.pop(key, ()):
+                analyses.add(stage.analyse_job(spec))
+    # Rendered already, or too few to be worth the workers: rendered here.
+    for pairs in waiting.values():
+        for stage, spec in pairs:
+            analyses.add(stage.analyse_job(spec))
+    analyses.finish()
+
+
+class _Analyses:
+    """First analyses on their way to the workers: each distinct key once, in batches, and
+    none at all when too few miss the cache to be worth them (the lineage pass does those)."""
+
+    def __init__(self, workers: Workers, cache: Cache) -> None:
+        self._workers = workers
+        self._cache = cache
+        self._seen: set[str] = set()
+        self._pending: list[AnalyseJob] = []
+        self._sent: list[Future[list[tuple[str, Any]]]] = []
+
+    def add(self, job: AnalyseJob) -> None:
+        if job.key in self._seen or self._cache.get(job.key) is not None:
+            return
+        self._seen.add(job.key)
+        self._pending.append(job)
+        if len(self._pending) >= BATCH and self._workers.worth(len(self._seen)):
+            self._send()
+
+    def finish(self) -> None:
+        """Send what is left, and put every result in the cache."""
+        if self._pending and self._workers.worth(len(self._seen)):
+            self._send()
+        for future in as_completed(self._sent):
+            for key, value in future.result():
+                self._cache.put(key, value)
+
+    def _send(self) -> None:
+        self._sent.extend(self._workers.analyse(self._pending))
+        self._pending = []
 
 
 def with_snapshot_columns(model: Model) -> Model:
@@ -358,7 +406,8 @@ def load_dbt(
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
     stage = _Stage(dbt, dialect, cache, None)
-    prefetch((stage,))
+    with Workers() as workers:
+        prefetch((stage,), workers)
     return stage.run(project_dir, marker), ()
 
 
@@ -559,6 +608,36 @@ def load_dbt_pair(
     tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
+    with Workers() as workers:
+        if _changed_sql(base_files, head_files) >= WARM_AT:
+            workers.warm()  # they load Jinja and sqlglot while this process reads the YAML
+        return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, workers)
+
+
+# From this many changed SQL files on, a change is sure to be worth the workers: both sides'
+# renders, the downstream models' and the analyses come to several times as many jobs.
+WARM_AT = 16
+
+
+def _changed_sql(base_files: Mapping[str, bytes], head_files: Mapping[str, bytes]) -> int:
+    return sum(
+        1
+        for path, raw in head_files.items()
+        if path.endswith(".sql") and base_files.get(path) != raw
+    )
+
+
+def _load_pair(
+    project_dir: str,
+    base_files: Mapping[str, bytes],
+    head_files: Mapping[str, bytes],
+    marker: str,
+    dialects: tuple[str | None, str | None],
+    cache: Cache | None,
+    workers: Workers,
+) -> tuple[
+    tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
+]:
     cache = cache if cache is not None else MemoryCache()
     parse = cached_parser(cache)
     scope = property_filter(project_dir, base_files, head_files, marker, parse)
@@ -592,7 +671,7 @@ def load_dbt_pair(
     else:
         reach = focus(base, head, head_dialect)
     stages = (_Stage(base, base_dialect, cache, reach), _Stage(head, head_dialect, cache, reach))
-    prefetch(stages)
+    prefetch(stages, workers)
     return (
         (stages[0].run(project_dir, marker), ()),
         (stages[1].run(project_dir, marker), ()),
