@@ -3,6 +3,7 @@ answer is the one parsing every file gives."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from clirun import changes_of
@@ -46,6 +47,68 @@ def test_a_lookup_parses_only_the_files_that_can_declare_the_table() -> None:
     assert parsed == [FILES["models/c/_sources.yml"]]
     assert sources.get(("crm", "nobody")) is None
     assert len(parsed) == 1
+
+
+# Staging folders' files of several tables each; `orders` of `raw` is declared in two.
+STAGING = {
+    f"models/{folder}/_sources.yml": (
+        f"sources:\n  - name: {source}\n    tables:\n"
+        + "".join(
+            f"      - name: {table}\n        description: {table} from {folder}\n"
+            f"        columns:\n          - name: id\n          - name: {folder}_id\n"
+            for table in tables
+        )
+    ).encode()
+    for folder, source, tables in (
+        ("a", "raw", ("orders", "items", "people", "stores")),
+        ("b", "raw", ("payments", "orders", "refunds")),
+        ("c", "crm", ("people", "accounts", "leads")),
+    )
+}
+
+
+def _recording(parsed: list[bytes]) -> Callable[[bytes], YamlResult]:
+    def parse(raw: bytes) -> YamlResult:
+        parsed.append(raw)
+        return load_yaml(raw)
+
+    return parse
+
+
+def test_lookups_read_files_cut_to_the_tables_asked_and_agree_with_the_whole() -> None:
+    eager = collect_properties(STAGING).sources
+    parsed: list[bytes] = []
+    lazy = Sources({}, STAGING, _recording(parsed))
+    for key in [("raw", "orders"), ("crm", "leads"), ("raw", "refunds"), ("crm", "nothing")]:
+        assert lazy.get(key) == eager.get(key)
+        if key in eager:
+            assert lazy[key].data.key_lines == eager[key].data.key_lines
+            columns = [c.line for c in lazy[key].data["columns"]]
+            assert columns == [c.line for c in eager[key].data["columns"]]
+    assert lazy[("raw", "orders")].path == "models/b/_sources.yml"  # the last file wins
+    assert len(parsed) == 4  # a and c once, b cut to orders, then to orders and refunds
+    assert not set(parsed) & set(STAGING.values())  # every file read cut
+    assert _entries(lazy) == _entries(eager)  # iterating reads every file whole
+    assert set(STAGING.values()) <= set(parsed)
+
+
+def test_another_table_of_a_file_parses_it_again_cut_to_both_then_whole() -> None:
+    parsed: list[bytes] = []
+    sources = Sources({}, STAGING, _recording(parsed))
+    whole = collect_properties(STAGING).sources
+    path = "models/a/_sources.yml"
+    tables = [b"name: orders", b"name: items", b"name: people", b"name: stores"]
+
+    assert sources[("raw", "items")] == whole[("raw", "items")]
+    assert [[t in raw for t in tables] for raw in parsed] == [[False, True, False, False]]
+    assert sources[("raw", "items")] == whole[("raw", "items")]  # answered, not parsed again
+    assert sources[("raw", "people")] == whole[("raw", "people")]
+    assert [t in parsed[-1] for t in tables] == [False, True, True, False]  # the union
+    assert len(parsed) == 2
+    assert sources[("raw", "stores")] == whole[("raw", "stores")]
+    assert parsed[-1] == STAGING[path]  # a third table: the file whole
+    assert sources[("raw", "items")].path == path
+    assert len(parsed) == 3
 
 
 def test_equal_inputs_have_equal_fingerprints_without_parsing() -> None:

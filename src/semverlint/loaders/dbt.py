@@ -26,6 +26,7 @@ from semverlint.interface import (
 )
 from semverlint.suppress import Comment, comments, for_sql, for_yaml_entry, unexplained
 from semverlint.yamlio import LineDict, YamlResult, decode, line_of, load_yaml
+from semverlint.yamltrim import keep_tables
 
 PROPERTY_EXTENSIONS = (".yml", ".yaml")
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
@@ -127,6 +128,11 @@ SourceKey = tuple[str, str]
 # letter that is not ASCII.)
 NAME_SCAN = re.compile(rb"name:[ \t]*['\"]?([^\s'\"#]+)")  # (source name, table name), folded
 YamlParser = Callable[[bytes], YamlResult]
+FileSources = Mapping[SourceKey, PropertyEntry]
+# Tables a deferred file is parsed cut to before the next one asked of it has it parsed
+# whole: a small change asks a file for a table or two, a project-wide one for all of them,
+# and each cut costs a scan of the file (a twentieth of parsing it) besides its parse.
+_CUT_KEYS = 2
 
 
 class Sources(Mapping[SourceKey, PropertyEntry]):
@@ -135,9 +141,13 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
 
     Comparing two states, an unchanged file that only declares sources is the same on both
     sides, and the staging folders' `sources:` are much of a large project's YAML: parsing
-    them is worth it only for the few tables the analysed models read. The answer is the
-    one parsing everything would give: the last file by path that declares a table wins.
-    Problems in a file parsed this late are not reported: it did not change.
+    them is worth it only for the few tables the analysed models read. Such a file is
+    parsed cut to the tables asked of it (`keep_tables`); asked for another, it is parsed
+    again cut to them all, and after `_CUT_KEYS` tables whole, as it is for iterating. The
+    answer is the one parsing everything would give: the last file by path that declares a
+    table wins. (But for a file with a YAML error in a part cut away: whole, it gives no
+    table; cut, it gives the ones asked for. dbt refuses such a file.) Problems in a file
+    parsed this late are not reported: it did not change.
     """
 
     def __init__(
@@ -150,7 +160,8 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
         self._deferred = dict(sorted((deferred or {}).items()))
         self._parse = parse
         self._found: dict[SourceKey, PropertyEntry | None] = {}
-        self._files: dict[str, Mapping[SourceKey, PropertyEntry]] = {}
+        # Per deferred file: the keys its parse answers for (None: every key), and its tables.
+        self._files: dict[str, tuple[frozenset[SourceKey] | None, FileSources]] = {}
         self._index: dict[str, set[str]] | None = None  # folded name -> deferred files
 
     def __getitem__(self, key: SourceKey) -> PropertyEntry:
@@ -182,7 +193,7 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
         found = [self._parsed[key]] if key in self._parsed else []
         # Only a file with a `name:` for the source and one for the table can declare it.
         for path in sorted(set.intersection(*(self._files_naming(name) for name in key))):
-            if (entry := self._file(path).get(key)) is not None:
+            if (entry := self._file(path, key).get(key)) is not None:
                 found.append(entry)
         return max(found, key=lambda e: e.path, default=None)
 
@@ -198,10 +209,18 @@ class Sources(Mapping[SourceKey, PropertyEntry]):
             return set(self._deferred)
         return self._index.get(name, set())
 
-    def _file(self, path: str) -> Mapping[SourceKey, PropertyEntry]:
-        if path not in self._files:
-            self._files[path] = _file_sources(path, self._parse(self._deferred[path]))
-        return self._files[path]
+    def _file(self, path: str, key: SourceKey | None = None) -> FileSources:
+        """The source tables of a deferred file, right for `key` (for every key when None)
+        and for every key asked before; maybe others besides, which are not to be read."""
+        covered, found = self._files.get(path, (frozenset(), {}))
+        if covered is None or key in covered:
+            return found
+        raw = self._deferred[path]
+        keys = None if key is None or len(covered) >= _CUT_KEYS else covered | {key}
+        cut = raw if keys is None else keep_tables(raw, keys)
+        found = _file_sources(path, self._parse(cut))
+        self._files[path] = (None if cut is raw else keys, found)  # raw itself: nothing was cut
+        return found
 
     def _everything(self) -> dict[SourceKey, PropertyEntry]:
         merged = dict(self._parsed)
