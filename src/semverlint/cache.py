@@ -136,9 +136,11 @@ class DirectoryCache:
             from concurrent.futures import ThreadPoolExecutor
 
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semverlint-cache")
-        self._writer.submit(self._write, key, json.dumps(value, separators=(",", ":")))
+        # Encoded in the writer too: values are never changed once put, and this thread
+        # is waiting on workers much of the time a large change takes.
+        self._writer.submit(self._write, key, value)
 
-    def _write(self, key: str, text: str) -> None:
+    def _write(self, key: str, value: Any) -> None:
         # A large change writes ten thousand entries: mkstemp's random names and a mkdir per
         # entry were a third of the cost. The name is unique to this process and write, and
         # O_EXCL refuses a file left by a dead process of the same id (the entry is skipped).
@@ -150,7 +152,7 @@ class DirectoryCache:
                 self._folders.add(folder)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                os.write(fd, text.encode("utf-8"))
+                os.write(fd, json.dumps(value, separators=(",", ":")).encode("utf-8"))
             finally:
                 os.close(fd)
             # Atomic: concurrent runs see the old entry or the new, never half of one.

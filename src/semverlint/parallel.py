@@ -89,7 +89,15 @@ Analysed = list[tuple[str, Any]]  # a batch's analysis cache entries, by key
 def _prepare() -> None:
     import semverlint.modelsql
     import semverlint.render
-    import semverlint.sql  # noqa: F401
+    import semverlint.sql
+    import semverlint.yamljson  # noqa: F401
+
+
+def _parse_yaml(raws: list[bytes]) -> list[dict[str, Any]]:
+    from semverlint.yamlio import load_yaml
+    from semverlint.yamljson import result_to_json
+
+    return [result_to_json(load_yaml(raw)) for raw in raws]
 
 
 def _render(setup: RenderSetup, jobs: list[RenderJob]) -> Rendered:
@@ -145,6 +153,14 @@ class Workers:
         pool = self._start()
         for _ in range(min(workers(), 8)):
             pool.submit(_prepare)
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def parse_yaml(self, raws: list[bytes]) -> Future[list[dict[str, Any]]]:
+        """Parse property files in a worker: their cache entries (yamljson), in order."""
+        return self._start().submit(_parse_yaml, raws)
 
     def render(self, setup: RenderSetup, jobs: list[RenderJob]) -> list[Future[Rendered]]:
         """Render the jobs in workers, in small batches, so that what each batch renders can

@@ -350,8 +350,20 @@ def _take_configs(node: Mapping[str, Any], into: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- property files
 
 
-def cached_parser(cache: Cache | None) -> YamlParser:
-    """load_yaml, remembered by content: base and head share unchanged files, runs share all."""
+def yaml_key(raw: bytes) -> str:
+    """What a property file's parse is cached under: its bytes."""
+    from semverlint.cache import make_key
+
+    return make_key("yaml", hashlib.sha1(raw, usedforsecurity=False).hexdigest())
+
+
+# A file's parse as its cache entry (yamljson), when it was made elsewhere (in a worker).
+ParsedElsewhere = Callable[[bytes], "dict[str, Any] | None"]
+
+
+def cached_parser(cache: Cache | None, elsewhere: ParsedElsewhere | None = None) -> YamlParser:
+    """load_yaml, remembered by content: base and head share unchanged files, runs share all.
+    `elsewhere` gives the parses of files sent to workers ahead of time."""
     if cache is None:
         return load_yaml
     # This parser's own results, as built: base and head share it, and decoding the cached
@@ -359,13 +371,16 @@ def cached_parser(cache: Cache | None) -> YamlParser:
     seen: dict[bytes, YamlResult] = {}
 
     def parse(raw: bytes) -> YamlResult:
-        from semverlint.cache import make_key, read
+        from semverlint.cache import read
         from semverlint.yamljson import result_from_json, result_to_json
 
         if raw in seen:
             return seen[raw]
-        key = make_key("yaml", hashlib.sha1(raw, usedforsecurity=False).hexdigest())
+        key = yaml_key(raw)
         cached = read(cache, key, result_from_json)
+        if cached is None and elsewhere is not None and (entry := elsewhere(raw)) is not None:
+            cache.put(key, entry)
+            cached = result_from_json(entry)
         if cached is not None:
             result = cached
         else:

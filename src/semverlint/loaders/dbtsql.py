@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,6 +41,7 @@ from semverlint.loaders.dbt import (
     property_files,
     read_dbt_project,
     under,
+    yaml_key,
 )
 from semverlint.modelsql import (
     Analysed,
@@ -549,9 +550,13 @@ def property_filter(
     names = reach | {m.group(1) for k in reach if (m := _VERSIONED.match(k))}
     decided: dict[str, tuple[Need, bytes]] = {}
 
+    cut: dict[bytes, tuple[Need, bytes]] = {}
+
     def wanted(path: str, raw: bytes) -> tuple[Need, bytes]:
         if path in changed:
-            return "all", keep_entries(raw, names)
+            if raw not in cut:
+                cut[raw] = ("all", keep_entries(raw, names))
+            return cut[raw]
         if path not in decided:  # unchanged: the same bytes on both sides, decided once
             decided[path] = _need(raw, names)
         return decided[path]
@@ -639,9 +644,12 @@ def _load_pair(
     tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
 ]:
     cache = cache if cache is not None else MemoryCache()
-    parse = cached_parser(cache)
+    ahead = _YamlAhead(workers, cache)
+    parse = cached_parser(cache, ahead)
     scope = property_filter(project_dir, base_files, head_files, marker, parse)
     wanted = scope.wanted if scope else None
+    for files in (base_files, head_files):
+        ahead.send(_property_texts(project_dir, files, marker, wanted))
     found = scope.model_files if scope else (None, None)
     base = read_dbt_project(project_dir, base_files, marker, parse, wanted, found[0])
     head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
@@ -676,6 +684,60 @@ def _load_pair(
         (stages[0].run(project_dir, marker), ()),
         (stages[1].run(project_dir, marker), ()),
     )
+
+
+class _YamlAhead:
+    """Property files sent to the workers to be parsed ahead of their turn: when the workers
+    run anyway and there is much YAML, they parse it while this process reads the rest."""
+
+    def __init__(self, workers: Workers, cache: Cache) -> None:
+        self._workers = workers
+        self._cache = cache
+        self._sent: dict[bytes, tuple[Future[list[dict[str, Any]]], int]] = {}
+
+    def send(self, texts: Iterable[bytes]) -> None:
+        todo = [
+            raw
+            for raw in dict.fromkeys(texts)
+            if raw not in self._sent and self._cache.get(yaml_key(raw)) is None
+        ]
+        if not self._workers.running or sum(map(len, todo)) < YAML_AHEAD_MIN:
+            return
+        for start in range(0, len(todo), YAML_BATCH):
+            batch = todo[start : start + YAML_BATCH]
+            future = self._workers.parse_yaml(batch)
+            self._sent.update((raw, (future, index)) for index, raw in enumerate(batch))
+
+    def __call__(self, raw: bytes) -> dict[str, Any] | None:
+        """The file's parse as its cache entry, when it was sent."""
+        sent = self._sent.pop(raw, None)
+        if sent is None:
+            return None
+        future, index = sent
+        return future.result()[index]
+
+
+# Below this much YAML, parsing it here costs less than shipping it to workers and back.
+YAML_AHEAD_MIN = 256 * 1024
+YAML_BATCH = 2  # files: property files run to tens of kilobytes each
+
+
+def _property_texts(
+    project_dir: str,
+    files: Mapping[str, bytes],
+    marker: str,
+    wanted: Callable[[str, bytes], tuple[Need, bytes]] | None,
+) -> list[bytes]:
+    """The text of each property file read_dbt_project will parse whole, in its order."""
+    project, _ = parse_project_file(files[marker], marker)
+    if project is None:
+        return []
+    texts = []
+    for path, raw in property_files(project_dir, files, project).items():
+        need, text = wanted(path, raw) if wanted else ("all", raw)
+        if need == "all":
+            texts.append(text)
+    return texts
 
 
 def _messages(value: Any) -> tuple[str, ...]:
