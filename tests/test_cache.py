@@ -196,6 +196,75 @@ def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -
     assert "column-logic-changed" in outputs[0]
 
 
+def _described(names: list[str], width: int, config: str = "{}") -> str:
+    """A property file of several kilobytes: what the workers parse when they run."""
+    lines = ["models:"]
+    for name in names:
+        lines += [
+            f"  - name: {name}",
+            f"    description: {'long words ' * width}",
+            f"    config: {config}",
+            "    columns:",
+            "      - name: order_id\n        data_tests: [unique]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_parallel_and_sequential_agree_on_a_change_of_sql_and_yaml(
+    shop: GitRepo, tmp_path: Path
+) -> None:
+    # Many SQL files changed start the workers early, and the unchanged property files that
+    # describe them are long enough to be sent to the workers to parse.
+    names = [f"m{index}" for index in range(6)]
+    for name in names:
+        shop.write(f"models/{name}.sql", "select order_id from {{ ref('stg_orders') }}\n")
+    shop.write("models/first.yml", _described(names[:3], 100))
+    shop.write("models/second.yml", _described(names[3:], 100, "{access: private}"))
+    shop.commit("more models")
+    for name in names:
+        shop.write(
+            f"models/{name}.sql", "select order_id, 1 as extra from {{ ref('stg_orders') }}\n"
+        )
+    outputs = []
+    for jobs in ("1", "2"):
+        env = {
+            "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs),
+            "SEMVERLINT_JOBS": jobs,
+            "SEMVERLINT_PARALLEL_MIN": "1",
+        }
+        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
+        assert result.code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    changes = json.loads(outputs[0])["projects"][0]["changes"]
+    private = sorted(c["model"] for c in changes if (c["note"] or "").startswith("private"))
+    assert private == names[3:]
+
+
+def test_property_files_parsed_ahead_in_workers_are_what_parsing_here_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from semverlint.cache import MemoryCache
+    from semverlint.loaders.dbtsql import _YamlAhead
+    from semverlint.parallel import Workers
+    from semverlint.yamlio import load_yaml
+    from semverlint.yamljson import result_to_json
+
+    monkeypatch.setenv("SEMVERLINT_JOBS", "2")
+    monkeypatch.setenv("SEMVERLINT_PARALLEL_MIN", "1")
+    texts = [_described([f"m{i}"], 400 + i).encode() for i in range(5)]
+    texts.append(b"models: [unclosed\n")  # a problem travels back as the parse's error
+    with Workers() as workers:
+        ahead = _YamlAhead(workers, MemoryCache())
+        ahead.send(texts)  # not running yet: nothing is sent
+        assert ahead(texts[0]) is None
+        workers.warm()
+        ahead.send(texts)
+        for raw in texts:
+            assert ahead(raw) == result_to_json(load_yaml(raw))
+        assert ahead(texts[0]) is None  # each parse is handed over once
+
+
 def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) -> None:
     shop.write("semverlint.yml", "dialect: duckdb\n")
     shop.commit("config")

@@ -144,8 +144,7 @@ class Workers:
         """Whether this many jobs are worth the workers (always, once they are started)."""
         if self._pool is not None:
             return True
-        minimum = int(os.environ.get("SEMVERLINT_PARALLEL_MIN", PARALLEL_MIN))
-        return min(workers(), 8) >= 2 and jobs >= minimum
+        return min(workers(), 8) >= 2 and jobs >= parallel_min()
 
     def warm(self) -> None:
         """Start the workers now, each loading what rendering and analysing take (about a
@@ -202,6 +201,12 @@ def blind_upstream(
         else None
         for identifier, r in relations
     }
+
+
+def parallel_min() -> int:
+    """The fewest jobs worth starting workers for (SEMVERLINT_PARALLEL_MIN; tests set 1)."""
+    configured = os.environ.get("SEMVERLINT_PARALLEL_MIN", "")
+    return int(configured) if configured.isdigit() else PARALLEL_MIN
 
 
 def workers() -> int:

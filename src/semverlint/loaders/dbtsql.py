@@ -60,6 +60,7 @@ from semverlint.parallel import (
     RenderSetup,
     Workers,
     blind_upstream,
+    parallel_min,
 )
 from semverlint.yamltrim import entry_texts, keep_entries
 
@@ -614,14 +615,12 @@ def load_dbt_pair(
 ]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     with Workers() as workers:
-        if _changed_sql(base_files, head_files) >= WARM_AT:
+        # A change of a quarter as many SQL files as the jobs worth workers is sure to be
+        # worth them (16 files by default): both sides' renders, the downstream models' and
+        # the analyses come to several times as many jobs.
+        if workers.worth(_changed_sql(base_files, head_files) * 4):
             workers.warm()  # they load Jinja and sqlglot while this process reads the YAML
         return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, workers)
-
-
-# From this many changed SQL files on, a change is sure to be worth the workers: both sides'
-# renders, the downstream models' and the analyses come to several times as many jobs.
-WARM_AT = 16
 
 
 def _changed_sql(base_files: Mapping[str, bytes], head_files: Mapping[str, bytes]) -> int:
@@ -701,7 +700,9 @@ class _YamlAhead:
             for raw in dict.fromkeys(texts)
             if raw not in self._sent and self._cache.get(yaml_key(raw)) is None
         ]
-        if not self._workers.running or sum(map(len, todo)) < YAML_AHEAD_MIN:
+        # Below 4 KB of YAML a job (256 KB by default), parsing it here costs less than
+        # shipping it to the workers and back.
+        if not self._workers.running or sum(map(len, todo)) < parallel_min() * 4096:
             return
         for start in range(0, len(todo), YAML_BATCH):
             batch = todo[start : start + YAML_BATCH]
@@ -717,8 +718,6 @@ class _YamlAhead:
         return future.result()[index]
 
 
-# Below this much YAML, parsing it here costs less than shipping it to workers and back.
-YAML_AHEAD_MIN = 256 * 1024
 YAML_BATCH = 2  # files: property files run to tens of kilobytes each
 
 
