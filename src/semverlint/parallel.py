@@ -82,8 +82,10 @@ def render_value(rendered: Any, dialect: str | None) -> dict[str, Any]:
     return {**rendered_to_json(rendered), "layout": [layout_key(s, dialect) for s in rendered.sql]}
 
 
-Rendered = list[tuple[str, dict[str, Any]]]  # a batch's render cache entries, by key
-Analysed = list[tuple[str, Any]]  # a batch's analysis cache entries, by key
+# A batch's render cache entries by key, and the problems in the project's macros (found
+# once, building the sandbox: this process need not build one to learn them).
+RenderBatch = tuple[list[tuple[str, dict[str, Any]]], tuple[str, ...]]
+AnalyseBatch = list[tuple[str, Any]]  # a batch's analysis cache entries, by key
 
 
 def _prepare() -> None:
@@ -100,17 +102,18 @@ def _parse_yaml(raws: list[bytes]) -> list[dict[str, Any]]:
     return [result_to_json(load_yaml(raw)) for raw in raws]
 
 
-def _render(setup: RenderSetup, jobs: list[RenderJob]) -> Rendered:
+def _render(setup: RenderSetup, jobs: list[RenderJob]) -> RenderBatch:
     from semverlint.facts import rendered_from
 
     renderer = _renderer(setup)
-    return [
+    entries = [
         (job.key, render_value(rendered_from(renderer.render(job.text)), setup.dialect))
         for job in jobs
     ]
+    return entries, tuple(renderer.diagnostics)
 
 
-def _analyse(jobs: list[AnalyseJob]) -> Analysed:
+def _analyse(jobs: list[AnalyseJob]) -> AnalyseBatch:
     from semverlint.facts import Rendered
     from semverlint.modelsql import analyse_rendered, analysed_to_json
 
@@ -161,12 +164,12 @@ class Workers:
         """Parse property files in a worker: their cache entries (yamljson), in order."""
         return self._start().submit(_parse_yaml, raws)
 
-    def render(self, setup: RenderSetup, jobs: list[RenderJob]) -> list[Future[Rendered]]:
+    def render(self, setup: RenderSetup, jobs: list[RenderJob]) -> list[Future[RenderBatch]]:
         """Render the jobs in workers, in small batches, so that what each batch renders can
         be put to analysis while the others are still rendering."""
         return self._submit(functools.partial(_render, setup), jobs)
 
-    def analyse(self, jobs: list[AnalyseJob]) -> list[Future[Analysed]]:
+    def analyse(self, jobs: list[AnalyseJob]) -> list[Future[AnalyseBatch]]:
         return self._submit(_analyse, jobs)
 
     def _submit(self, work: Callable[[list[J]], R], jobs: list[J]) -> list[Future[R]]:

@@ -58,10 +58,10 @@ Item = tuple[int, int, str | None]  # a list item's text[start:end] and its fold
 def keep_entries(raw: bytes, names: frozenset[str]) -> bytes:
     """`raw` with every model or snapshot entry not named in `names` (folded) blanked, or
     `raw` itself when its layout is not plain enough to cut safely."""
-    text = _text(raw)
-    entries = _entries(text) if text is not None else None
-    if text is None or entries is None:
+    read = _read_entries(raw)
+    if read is None:
         return raw
+    text, entries = read
     cut = [(a, b) for a, b, name in entries if name is not None and name not in names]
     return _blank(raw, text, cut)
 
@@ -98,16 +98,25 @@ def keep_tables(raw: bytes, tables: frozenset[tuple[str, str]]) -> bytes:
 def entry_texts(raw: bytes) -> dict[str, str] | None:
     """The text of each model and snapshot entry by folded name; None when the file cannot be
     cut, or an entry's name is not surely read or is written twice."""
-    text = _text(raw)
-    entries = _entries(text) if text is not None else None
-    if text is None or entries is None:
+    read = _read_entries(raw)
+    if read is None:
         return None
+    text, entries = read
     texts: dict[str, str] = {}
     for start, end, name in entries:
         if name is None or name in texts:
             return None
         texts[name] = text[start:end]
     return texts
+
+
+@functools.lru_cache(maxsize=256)
+def _read_entries(raw: bytes) -> tuple[str, tuple[Item, ...]] | None:
+    """The text and model entries of a file, or None when it cannot be cut. Remembered: a
+    changed file is read for its edited entries, cut to them, then cut to the reach."""
+    text = _text(raw)
+    entries = _entries(text) if text is not None else None
+    return (text, tuple(entries)) if text is not None and entries is not None else None
 
 
 def _text(raw: bytes) -> str | None:

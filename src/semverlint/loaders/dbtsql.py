@@ -56,6 +56,7 @@ from semverlint.modelsql import (
 from semverlint.parallel import (
     BATCH,
     AnalyseJob,
+    RenderBatch,
     RenderJob,
     RenderSetup,
     Workers,
@@ -135,11 +136,13 @@ class _Stage:
         dialect: str | None,
         cache: Cache,
         focus: frozenset[str] | None,
+        workers: Workers | None = None,
     ) -> None:
         self.dbt = dbt
         self.dialect = dialect
         self.cache = cache
         self.focus = focus
+        self.workers = workers
         self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
         self.renders = _Renders(dbt, dialect, cache)
         sources = _SourceColumns(dbt.properties.sources)
@@ -222,6 +225,13 @@ class _Stage:
         # Problems may say on which line they are: true only of the text they came from.
         if cached is not None and (not _by_layout(layout) or _unplaced(cached)):
             return cached
+        if self.workers is not None and self.workers.running:
+            # The workers have sqlglot loaded already; this process would load it (a tenth
+            # of a second) for the few analyses that wait on their upstream models.
+            job = AnalyseJob(key, result.sql, tuple(sorted(upstream.items())), self.dialect)
+            ((_, value),) = self.workers.analyse([job])[0].result()
+            self.cache.put(key, value)
+            return analysed_from_json(value)
         analysed = analyse_rendered(result, self.dialect, upstream)
         self.cache.put(key, analysed_to_json(analysed))
         return analysed
@@ -331,12 +341,16 @@ def prefetch(stages: tuple[_Stage, ...], workers: Workers) -> None:
                 batch = renders.setdefault(setup.context, (setup, {}))[1]
                 batch[key] = RenderJob(key, spec.file.text)
     analyses = _Analyses(workers, cache)
-    rendering: list[Future[list[tuple[str, Any]]]] = []
+    rendering: dict[Future[RenderBatch], str] = {}  # -> its render context's key
     if workers.worth(sum(len(jobs) for _, jobs in renders.values())):
         for setup, jobs in renders.values():
-            rendering.extend(workers.render(setup, list(jobs.values())))
+            rendering.update(
+                dict.fromkeys(workers.render(setup, list(jobs.values())), setup.context)
+            )
     for future in as_completed(rendering):
-        for key, value in future.result():
+        entries, macro_problems = future.result()
+        remember_macros(cache, rendering[future], macro_problems)
+        for key, value in entries:
             cache.put(key, value)
             for stage, spec in waiting.pop(key, ()):
                 analyses.add(stage.analyse_job(spec))
@@ -407,10 +421,10 @@ def load_dbt(
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
-    stage = _Stage(dbt, dialect, cache, None)
     with Workers() as workers:
+        stage = _Stage(dbt, dialect, cache, None, workers)
         prefetch((stage,), workers)
-    return stage.run(project_dir, marker), ()
+        return stage.run(project_dir, marker), ()
 
 
 def _signature(spec: ModelSpec) -> str:
@@ -677,7 +691,10 @@ def _load_pair(
         reach = _spec_keys(scope.reach, (base, head))
     else:
         reach = focus(base, head, head_dialect)
-    stages = (_Stage(base, base_dialect, cache, reach), _Stage(head, head_dialect, cache, reach))
+    stages = (
+        _Stage(base, base_dialect, cache, reach, workers),
+        _Stage(head, head_dialect, cache, reach, workers),
+    )
     prefetch(stages, workers)
     return (
         (stages[0].run(project_dir, marker), ()),
@@ -795,10 +812,20 @@ class _Renders:
         """Problems in the project macros; cached too, so warm and cold runs report alike."""
         if not self._dbt.macros:
             return ()
-        key = make_key("macros", self.context_key)
-        cached = read(self._cache, key, _messages)
+        cached = read(self._cache, _macros_key(self.context_key), _messages)
         if cached is not None:
             return cached
         found = tuple(self._sandbox().diagnostics)
-        self._cache.put(key, list(found))
+        self._cache.put(_macros_key(self.context_key), list(found))
         return found
+
+
+def _macros_key(context_key: str) -> str:
+    return make_key("macros", context_key)
+
+
+def remember_macros(cache: Cache, context_key: str, problems: tuple[str, ...]) -> None:
+    """Put the problems a sandbox found in the macros of a render context, once."""
+    key = _macros_key(context_key)
+    if read(cache, key, _messages) is None:
+        cache.put(key, list(problems))
