@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +14,7 @@ from semverlint.bump import Bump
 from semverlint.cache import Cache, open_cache
 from semverlint.classify import classify
 from semverlint.config import Config, merge, parse_pyproject, parse_yaml_config
-from semverlint.differ import diff_interfaces
+from semverlint.differ import diff_interfaces, type_judge
 from semverlint.discover import CONFIG_MARKER, DBT_MARKER, ProjectRef, discover, files_of
 from semverlint.errors import UsageError
 from semverlint.interface import Diagnostic, Interface, Project
@@ -178,27 +178,17 @@ def _load(
     return LoadedProject(ref, sql_interface, config, sql_diagnostics)
 
 
-def type_judge(dialect: str | None) -> Callable[[str, str], str]:
-    def judge(before: str, after: str) -> str:
-        if " ".join(before.lower().split()) == " ".join(after.lower().split()):
-            return "same"
-        from semverlint.sql import type_change  # sqlglot only when types really differ
-
-        return type_change(before, after, dialect)
-
-    return judge
-
-
 def compare_projects(
     base: Mapping[str, LoadedProject],
     head: Mapping[str, LoadedProject],
     catalogue: Catalogue,
     options: Options,
+    cache: Cache | None = None,
 ) -> tuple[ProjectReport, ...]:
     heads = tuple(p.interface for p in head.values() if p.interface is not None)
     bases = tuple(p.interface for p in base.values() if p.interface is not None)
     return tuple(
-        compare_project(base.get(path), head.get(path), catalogue, options, heads, bases)
+        compare_project(base.get(path), head.get(path), catalogue, options, heads, bases, cache)
         for path in sorted(base.keys() | head.keys())
     )
 
@@ -210,6 +200,7 @@ def compare_project(
     options: Options,
     heads: tuple[Interface, ...] = (),
     bases: tuple[Interface, ...] = (),
+    cache: Cache | None = None,
 ) -> ProjectReport:
     some = head or base
     assert some is not None
@@ -228,7 +219,8 @@ def compare_project(
     )
 
     dialect = config.dialect or project.dialect
-    deltas = diff_interfaces(base_if, head_if, type_judge(dialect), options.today.isoformat())
+    judge = type_judge(dialect, cache)
+    deltas = diff_interfaces(base_if, head_if, judge, options.today.isoformat())
     suppressions = {
         m.label.lower(): m.suppressions
         for m in (head_if.models if head_if else ())
@@ -310,7 +302,7 @@ def build_report(
         )
     finally:
         cache.close()  # waits for the background writes: the process may end right after
-    reports = compare_projects(base_projects, head_projects, catalogue, options)
+    reports = compare_projects(base_projects, head_projects, catalogue, options, cache)
     # Diagnostics speak of what changed: an untouched project's old problems are not news here.
     reports = tuple(r if r.path in changed else replace(r, diagnostics=()) for r in reports)
     return Report(base_info, head_info, reports)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from semverlint.cache import Cache, make_key, read
 from semverlint.interface import ACCESS_ORDER, Column, Interface, Model
 
 # Every delta kind the differ can emit; each is claimed by the catalogue rule of the same id.
@@ -78,6 +79,55 @@ class Delta:
     via: tuple[str, ...] = ()
     detail: str | None = None
     resource: str = "model"
+
+
+def type_judge(dialect: str | None, cache: Cache | None = None) -> TypeJudge:
+    """How a column's type changed: 'same', 'widened' or 'changed'. Verdicts found in the
+    cache (judged in workers while the models were read) spare this process sqlglot."""
+
+    def judge(before: str, after: str) -> str:
+        if _same_text(before, after):
+            return "same"
+        if cache is not None:
+            known = read(cache, type_key(dialect, before, after), _verdict)
+            if known is not None:
+                return known
+        from semverlint.sql import type_change  # sqlglot only when types really differ
+
+        return type_change(before, after, dialect)
+
+    return judge
+
+
+def type_key(dialect: str | None, before: str, after: str) -> str:
+    return make_key("type", dialect, before, after)
+
+
+def type_pairs(base: Interface, head: Interface) -> set[tuple[str, str]]:
+    """The (before, after) types of the columns a model keeps whose type text differs: what
+    the differ will ask the judge about, but for renamed columns and versions."""
+    after = {m.key: m for m in head.models}
+    pairs: set[tuple[str, str]] = set()
+    for old in base.models:
+        new = after.get(old.key)
+        if new is None or old.columns == new.columns:
+            continue
+        types = {c.key: c.data_type for c in new.columns}
+        for column in old.columns:
+            new_type = types.get(column.key)
+            if column.data_type and new_type and not _same_text(column.data_type, new_type):
+                pairs.add((column.data_type, new_type))
+    return pairs
+
+
+def _same_text(before: str, after: str) -> bool:
+    return " ".join(before.lower().split()) == " ".join(after.lower().split())
+
+
+def _verdict(value: Any) -> str:
+    if value not in ("same", "widened", "changed"):
+        raise ValueError(f"not a type verdict: {value!r}")
+    return str(value)
 
 
 def diff_interfaces(

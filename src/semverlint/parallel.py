@@ -102,6 +102,12 @@ def _parse_yaml(raws: list[bytes]) -> list[dict[str, Any]]:
     return [result_to_json(load_yaml(raw)) for raw in raws]
 
 
+def _judge_types(pairs: list[tuple[str, str]], dialect: str | None) -> list[str]:
+    from semverlint.sql import type_change
+
+    return [type_change(before, after, dialect) for before, after in pairs]
+
+
 def _render(setup: RenderSetup, jobs: list[RenderJob]) -> RenderBatch:
     from semverlint.facts import rendered_from
 
@@ -163,6 +169,10 @@ class Workers:
     def parse_yaml(self, raws: list[bytes]) -> Future[list[dict[str, Any]]]:
         """Parse property files in a worker: their cache entries (yamljson), in order."""
         return self._start().submit(_parse_yaml, raws)
+
+    def judge_types(self, pairs: list[tuple[str, str]], dialect: str | None) -> Future[list[str]]:
+        """How each (before, after) column type changed, judged in a worker."""
+        return self._start().submit(_judge_types, pairs, dialect)
 
     def render(self, setup: RenderSetup, jobs: list[RenderJob]) -> list[Future[RenderBatch]]:
         """Render the jobs in workers, in small batches, so that what each batch renders can

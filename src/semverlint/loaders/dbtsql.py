@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from semverlint.cache import Cache, MemoryCache, make_key, read
+from semverlint.differ import type_key, type_pairs
 from semverlint.discover import relative
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
@@ -696,10 +697,23 @@ def _load_pair(
         _Stage(head, head_dialect, cache, reach, workers),
     )
     prefetch(stages, workers)
-    return (
-        (stages[0].run(project_dir, marker), ()),
-        (stages[1].run(project_dir, marker), ()),
+    interfaces = (stages[0].run(project_dir, marker), stages[1].run(project_dir, marker))
+    if workers.running:
+        judge_types(interfaces, head_dialect, cache, workers)
+    return (interfaces[0], ()), (interfaces[1], ())
+
+
+def judge_types(
+    interfaces: tuple[Interface, Interface], dialect: str | None, cache: Cache, workers: Workers
+) -> None:
+    """Judge in a worker the type changes the comparison will ask about, into the cache:
+    the workers have sqlglot loaded, and this process would load it for a few verdicts."""
+    pairs = sorted(
+        pair for pair in type_pairs(*interfaces) if cache.get(type_key(dialect, *pair)) is None
     )
+    if pairs:
+        for pair, verdict in zip(pairs, workers.judge_types(pairs, dialect).result(), strict=True):
+            cache.put(type_key(dialect, *pair), verdict)
 
 
 class _YamlAhead:
