@@ -213,17 +213,18 @@ def _described(names: list[str], width: int, config: str = "{}") -> str:
 def test_parallel_and_sequential_agree_on_a_change_of_sql_and_yaml(
     shop: GitRepo, tmp_path: Path
 ) -> None:
-    # Many SQL files changed start the workers early, and the unchanged property files that
-    # describe them are long enough to be sent to the workers to parse.
+    # Many SQL files changed start the workers early, the unchanged property files that
+    # describe them are long enough to be sent to the workers to parse, and the type
+    # changes are judged there.
     names = [f"m{index}" for index in range(6)]
     for name in names:
-        shop.write(f"models/{name}.sql", "select order_id from {{ ref('stg_orders') }}\n")
+        shop.write(f"models/{name}.sql", f"select {_ORDER_ID.format('int')} {_FROM_STG}")
     shop.write("models/first.yml", _described(names[:3], 100))
     shop.write("models/second.yml", _described(names[3:], 100, "{access: private}"))
     shop.commit("more models")
     for name in names:
         shop.write(
-            f"models/{name}.sql", "select order_id, 1 as extra from {{ ref('stg_orders') }}\n"
+            f"models/{name}.sql", f"select {_ORDER_ID.format('bigint')}, 1 as extra {_FROM_STG}"
         )
     outputs = []
     for jobs in ("1", "2"):
@@ -237,8 +238,28 @@ def test_parallel_and_sequential_agree_on_a_change_of_sql_and_yaml(
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     changes = json.loads(outputs[0])["projects"][0]["changes"]
-    private = sorted(c["model"] for c in changes if (c["note"] or "").startswith("private"))
+    private = sorted({c["model"] for c in changes if (c["note"] or "").startswith("private")})
     assert private == names[3:]
+    widened = sorted(c["model"] for c in changes if c["rule"] == "column-type-widened")
+    assert widened == names
+
+
+_ORDER_ID = "cast(order_id as {}) as order_id"
+_FROM_STG = "from {{ ref('stg_orders') }}\n"
+
+
+def test_the_type_judge_takes_verdicts_from_the_cache_and_heals_wrong_ones() -> None:
+    from semverlint.cache import MemoryCache
+    from semverlint.differ import type_judge, type_key
+
+    cache = MemoryCache()
+    judge = type_judge("duckdb", cache)
+    assert judge("INT", " int ") == "same"
+    assert judge("int", "bigint") == "widened"  # judged here
+    cache.put(type_key("duckdb", "int", "bigint"), "changed")  # as a worker would have put
+    assert judge("int", "bigint") == "changed"
+    cache.put(type_key("duckdb", "int", "bigint"), "sideways")  # not a verdict: a miss
+    assert judge("int", "bigint") == "widened"
 
 
 def test_property_files_parsed_ahead_in_workers_are_what_parsing_here_gives(
