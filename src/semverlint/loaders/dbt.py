@@ -1037,8 +1037,9 @@ class ModelSpec:
         name = self.config_name or self.file.name
         return folder_config(self.project.models_tree, self.project.name, self.file.folder, name)
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # Asked of every model several times a run (sorting, lookups by key).
         name = (
             str(self.entry.data["name"])
             if self.entry is not None and self.version
@@ -1171,9 +1172,13 @@ def read_dbt_project(
         if key not in known
     )
     macros = tuple(
-        (p, decode(raw))
-        for p, raw in sorted(files.items())
-        if p.endswith(".sql") and under(relative(project_dir, p), project.macro_paths) is not None
+        (p, decode(files[p]))
+        for p in sorted(
+            p
+            for p in files
+            if p.endswith(".sql")
+            and under(relative(project_dir, p), project.macro_paths) is not None
+        )
     )
     suppression_diagnostics = unexplained(
         {
