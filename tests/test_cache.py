@@ -171,17 +171,9 @@ def test_a_run_that_touches_no_model_imports_no_sql_machinery(shop: GitRepo) -> 
     assert run.imported == []
 
 
-def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -> None:
-    # Vars that are a list and a mapping: what workers are sent must not need to hash.
-    shop.write("dbt_project.yml", PROJECT + "  regions: [eu, us]\n  limits: {low: 1}\n")
-    for index in range(6):
-        shop.write(
-            f"models/m{index}.sql",
-            f"select order_id, amount * {index} as x{index}, "
-            f"'{{{{ var('regions')[0] }}}}' as region from {{{{ ref('stg_orders') }}}}\n",
-        )
-    shop.commit("more models")
-    shop.write("macros/cents.sql", MACRO.replace("/", "*"))  # every model must be read again
+def _alike_in_parallel(shop: GitRepo, tmp_path: Path) -> str:
+    """The JSON report of the change, which must be the same with one job and with two,
+    every parallel path taken (SEMVERLINT_PARALLEL_MIN=1)."""
     outputs = []
     for jobs in ("1", "2"):
         env = {
@@ -193,7 +185,21 @@ def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -
         assert result.code == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
-    assert "column-logic-changed" in outputs[0]
+    return outputs[0]
+
+
+def test_parallel_and_sequential_analysis_agree(shop: GitRepo, tmp_path: Path) -> None:
+    # Vars that are a list and a mapping: what workers are sent must not need to hash.
+    shop.write("dbt_project.yml", PROJECT + "  regions: [eu, us]\n  limits: {low: 1}\n")
+    for index in range(6):
+        shop.write(
+            f"models/m{index}.sql",
+            f"select order_id, amount * {index} as x{index}, "
+            f"'{{{{ var('regions')[0] }}}}' as region from {{{{ ref('stg_orders') }}}}\n",
+        )
+    shop.commit("more models")
+    shop.write("macros/cents.sql", MACRO.replace("/", "*"))  # every model must be read again
+    assert "column-logic-changed" in _alike_in_parallel(shop, tmp_path)
 
 
 def _described(names: list[str], width: int, config: str = "{}") -> str:
@@ -226,18 +232,7 @@ def test_parallel_and_sequential_agree_on_a_change_of_sql_and_yaml(
         shop.write(
             f"models/{name}.sql", f"select {_ORDER_ID.format('bigint')}, 1 as extra {_FROM_STG}"
         )
-    outputs = []
-    for jobs in ("1", "2"):
-        env = {
-            "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs),
-            "SEMVERLINT_JOBS": jobs,
-            "SEMVERLINT_PARALLEL_MIN": "1",
-        }
-        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
-        assert result.code == 0, result.stderr
-        outputs.append(result.stdout)
-    assert outputs[0] == outputs[1]
-    changes = json.loads(outputs[0])["projects"][0]["changes"]
+    changes = json.loads(_alike_in_parallel(shop, tmp_path))["projects"][0]["changes"]
     private = sorted({c["model"] for c in changes if (c["note"] or "").startswith("private")})
     assert private == names[3:]
     widened = sorted(c["model"] for c in changes if c["rule"] == "column-type-widened")

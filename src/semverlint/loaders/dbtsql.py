@@ -409,13 +409,17 @@ def text_refs(file: ModelFile, specs: Mapping[str, ModelSpec]) -> set[str]:
     return {name for name in names if name in specs}
 
 
+# A loaded state: its interface (None when the project cannot be read) and why.
+Loaded = tuple["Interface | None", tuple[Diagnostic, ...]]
+
+
 def load_dbt(
     project_dir: str,
     files: Mapping[str, bytes],
     marker: str,
     dialect: str | None,
     cache: Cache | None = None,
-) -> tuple[Interface | None, tuple[Diagnostic, ...]]:
+) -> Loaded:
     """One state of a dbt project with every model analysed."""
     cache = cache if cache is not None else MemoryCache()
     dbt = read_dbt_project(project_dir, files, marker, cached_parser(cache))
@@ -625,9 +629,7 @@ def load_dbt_pair(
     marker: str,
     dialects: tuple[str | None, str | None],
     cache: Cache | None = None,
-) -> tuple[
-    tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
-]:
+) -> tuple[Loaded, Loaded]:
     """Both states of one dbt project, analysing only what the change between them can reach."""
     with Workers() as workers:
         # A change of a quarter as many SQL files as the jobs worth workers is sure to be
@@ -654,9 +656,7 @@ def _load_pair(
     dialects: tuple[str | None, str | None],
     cache: Cache | None,
     workers: Workers,
-) -> tuple[
-    tuple[Interface | None, tuple[Diagnostic, ...]], tuple[Interface | None, tuple[Diagnostic, ...]]
-]:
+) -> tuple[Loaded, Loaded]:
     cache = cache if cache is not None else MemoryCache()
     ahead = _YamlAhead(workers, cache)
     parse = cached_parser(cache, ahead)
