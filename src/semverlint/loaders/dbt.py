@@ -766,19 +766,10 @@ def sql_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-# Decoded text and digest by content: comparing two states, the unchanged files (nearly all)
-# are the very same bytes on both sides and are decoded once.
-TextMemo = dict[bytes, tuple[str, str]]
-
-
-def _decoded(raw: bytes, memo: TextMemo | None) -> tuple[str, str]:
-    if memo is not None and raw in memo:
-        return memo[raw]
-    text = decode(raw)
-    found = (text, sql_digest(text))
-    if memo is not None:
-        memo[raw] = found
-    return found
+# Model files read already, by path and content, for one project layout: comparing two
+# states, the unchanged files (nearly all) are the very same bytes on both sides and are
+# read once.
+TextMemo = dict[tuple[str, bytes], "ModelFile"]
 
 
 def model_files(
@@ -791,38 +782,55 @@ def model_files(
     found: dict[str, ModelFile] = {}
     diagnostics: list[Diagnostic] = []
     for path in sorted(p for p in files if p.endswith(MODEL_EXTENSIONS)):
-        rel = relative(project, path)
-        root = under(rel, model_paths)
-        if root is None:
-            continue
         raw = files[path]
-        stem, ext = posixpath.splitext(posixpath.basename(rel))
-        if raw.startswith(LFS_POINTER):
-            diagnostics.append(Diagnostic("warning", LFS_MESSAGE, path))
-            continue
-        if b"\x00" in raw[:8192]:
-            diagnostics.append(Diagnostic("warning", "skipped model file: binary content", path))
-            continue
-        if len(raw) > MAX_FILE_BYTES:
-            diagnostics.append(Diagnostic("warning", "skipped model file: larger than 2 MiB", path))
-            continue
-        text, digest = _decoded(raw, memo)
-        inner = rel[len(root) + 1 :] if root not in ("", ".") else rel
-        folder = tuple(inner.split("/")[:-1])
-        key = fold(stem)
+        file = memo.get((path, raw)) if memo is not None else None
+        if file is None:
+            read = _model_file(project, path, raw, model_paths)
+            if isinstance(read, Diagnostic):
+                diagnostics.append(read)
+                continue
+            if read is None:
+                continue
+            file = read
+            if memo is not None:
+                memo[(path, raw)] = file
+        key = fold(file.name)
         if key in found:
             diagnostics.append(
                 Diagnostic(
                     "error",
-                    f"model {stem!r} is defined twice (also {found[key].path}); using the first",
+                    f"model {file.name!r} is defined twice (also {found[key].path}); "
+                    "using the first",
                     path,
                 )
             )
             continue
-        found[key] = ModelFile(
-            stem, path, folder, text, digest, "python" if ext == ".py" else "sql"
-        )
+        found[key] = file
     return tuple(found.values()), tuple(diagnostics)
+
+
+def _model_file(
+    project: str, path: str, raw: bytes, model_paths: tuple[str, ...]
+) -> ModelFile | Diagnostic | None:
+    """The model file at `path`; a warning when it cannot be read, None when it is not
+    under the model paths."""
+    rel = relative(project, path)
+    root = under(rel, model_paths)
+    if root is None:
+        return None
+    if raw.startswith(LFS_POINTER):
+        return Diagnostic("warning", LFS_MESSAGE, path)
+    if b"\x00" in raw[:8192]:
+        return Diagnostic("warning", "skipped model file: binary content", path)
+    if len(raw) > MAX_FILE_BYTES:
+        return Diagnostic("warning", "skipped model file: larger than 2 MiB", path)
+    stem, ext = posixpath.splitext(posixpath.basename(rel))
+    text = decode(raw)
+    inner = rel[len(root) + 1 :] if root not in ("", ".") else rel
+    folder = tuple(inner.split("/")[:-1])
+    return ModelFile(
+        stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql"
+    )
 
 
 def build_model(

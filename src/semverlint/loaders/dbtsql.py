@@ -662,8 +662,9 @@ def _load_pair(
     parse = cached_parser(cache, ahead)
     scope = property_filter(project_dir, base_files, head_files, marker, parse)
     wanted = scope.wanted if scope else None
-    for files in (base_files, head_files):
-        ahead.send(_property_texts(project_dir, files, marker, wanted))
+    if workers.running:  # else the YAML is parsed here, file by file, as it is read
+        for files in (base_files, head_files):
+            ahead.send(_property_texts(project_dir, files, marker, wanted))
     found = scope.model_files if scope else (None, None)
     base = read_dbt_project(project_dir, base_files, marker, parse, wanted, found[0])
     head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
