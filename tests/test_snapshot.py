@@ -397,7 +397,11 @@ def test_sparse_checkout_files_come_from_the_index(history: GitRepo) -> None:
     assert head.oid("other/x.sql") == base.oid("other/x.sql")
 
 
-def test_read_many_matches_read_and_rejects_unknown_paths(git_repo: GitRepo) -> None:
+@pytest.mark.parametrize("split_at", [1000, 2], ids=["one-process", "two-processes"])
+def test_read_many_matches_read_and_rejects_unknown_paths(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, split_at: int
+) -> None:
+    monkeypatch.setattr("semverlint.snapshot._SPLIT_MIN_BLOBS", split_at)
     for i in range(40):  # past the one-shot batch threshold
         git_repo.write(f"m/{i:02}.sql", f"select {i}\n" * (i + 1))
     git_repo.write("m/same.sql", "select 0\n")  # the same blob as m/00.sql

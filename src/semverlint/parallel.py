@@ -140,6 +140,7 @@ class Workers:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._size = 0
 
     def __enter__(self) -> Workers:
         return self
@@ -155,12 +156,16 @@ class Workers:
             return True
         return min(workers(), 8) >= 2 and jobs >= parallel_min()
 
-    def warm(self) -> None:
-        """Start the workers now, each loading what rendering and analysing take (about a
-        fifth of a second) while this process is busy with something else."""
-        pool = self._start()
-        for _ in range(min(workers(), 8)):
+    def warm(self, count: int = 8) -> None:
+        """Start up to `count` workers now, each loading what rendering and analysing take
+        (about a fifth of a second) while this process is busy with something else."""
+        pool = self._start(count)
+        for _ in range(self._size):
             pool.submit(_prepare)
+
+    def spare(self) -> bool:
+        """Whether a worker can run beside this process without taking its core."""
+        return self._pool is None and workers() >= 2
 
     @property
     def running(self) -> bool:
@@ -186,10 +191,11 @@ class Workers:
         pool = self._start()
         return [pool.submit(work, jobs[i : i + BATCH]) for i in range(0, len(jobs), BATCH)]
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self, count: int = 8) -> ProcessPoolExecutor:
         if self._pool is None:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(min(workers(), 8), multiprocessing.get_context(method))
+            self._size = max(1, min(workers(), count, 8))
+            self._pool = ProcessPoolExecutor(self._size, multiprocessing.get_context(method))
             # A forked worker shares this process's objects until it writes to them, and a
             # collection writes to every object it visits: freezing them first keeps workers
             # from copying (and traversing) the whole parent heap. The pool forks on its

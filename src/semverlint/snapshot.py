@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ UNBORN_LABEL = "HEAD (no commits yet)"
 _FILE_MODES = frozenset({"100644", "100755", "100664"})
 # Below this many blobs the persistent `cat-file --batch` beats spawning a one-shot one.
 _ONE_SHOT_MIN_BLOBS = 16
+_SPLIT_MIN_BLOBS = 1000  # from here on, two `cat-file` processes read half each
 _SKIP_WORKTREE_TAG = "S"
 _ANCESTRY = re.compile(r"[~^]([0-9]*)")
 
@@ -269,26 +271,67 @@ class _Blobs:
         return data
 
     def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
-        """Many blobs: one `git cat-file --batch` fed all ids at once (measured 1.6x faster)."""
+        """Many blobs: `git cat-file --batch` fed all ids at once (measured 1.6x faster than
+        one at a time), split over two processes for thousands of blobs: inflating them is
+        git's work, and it takes two cores (0.12 s -> 0.07 s for 5,000 blobs, 12 MB)."""
         asked = set(oids)
         wanted = sorted(asked - self._read.keys())
         if len(wanted) < _ONE_SHOT_MIN_BLOBS:
             return {oid: self.read(oid) for oid in asked}
+        parts = [wanted] if len(wanted) < _SPLIT_MIN_BLOBS else _halves(wanted)
+        if len(parts) == 1:
+            outputs = [self._batch(wanted)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(parts)) as pool:
+                outputs = list(pool.map(self._batch, parts))
+        for part, output in zip(parts, outputs, strict=True):
+            self._read.update(parse_cat_file_batch(output, part))
+        return {oid: self._read[oid] for oid in asked}
+
+    def _batch(self, oids: list[str]) -> bytes:
+        """The `git cat-file --batch` output for `oids`."""
         from git.exc import GitError
 
-        request = "".join(f"{oid}\n" for oid in wanted).encode("ascii")
+        request = "".join(f"{oid}\n" for oid in oids).encode("ascii")
         try:
             process = self._repo.git.cat_file("--batch", istream=subprocess.PIPE, as_process=True)
-            # communicate() feeds stdin and drains stdout together, so a large answer
-            # cannot fill the pipe and deadlock the request.
-            output, error = process.proc.communicate(request)
-            status = process.proc.returncode
         except (GitError, OSError, ValueError) as exc:
             raise RepositoryError(f"cannot run `git cat-file`: {exc}") from exc
+        proc = process.proc
+        assert proc.stdout is not None
+        # A thread feeds the ids and drains stderr while this one reads the answer in one
+        # call: no pipe can fill and stall git, and a single read is cheaper than the
+        # small chunks communicate() reads.
+        errors: list[bytes] = []
+        feeder = threading.Thread(target=_feed, args=(proc, request, errors))
+        feeder.start()
+        try:
+            output: bytes = proc.stdout.read()
+        finally:
+            feeder.join()
+            status = proc.wait()
         if status != 0:
-            raise RepositoryError(f"`git cat-file` failed: {os.fsdecode(error).strip()}")
-        self._read.update(parse_cat_file_batch(output, wanted))
-        return {oid: self._read[oid] for oid in asked}
+            message = os.fsdecode(b"".join(errors)).strip()
+            raise RepositoryError(f"`git cat-file` failed: {message}")
+        return output
+
+
+def _feed(proc: subprocess.Popen[bytes], request: bytes, errors: list[bytes]) -> None:
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    try:
+        proc.stdin.write(request)
+        proc.stdin.close()
+    except OSError:  # git ended early: what it said is on stderr
+        pass
+    errors.append(proc.stderr.read())
+
+
+def _halves(items: list[str]) -> list[list[str]]:
+    middle = len(items) // 2
+    return [items[:middle], items[middle:]]
 
 
 def _missing(oid: str, exc: Exception) -> RepositoryError:
