@@ -7,6 +7,12 @@ back, the distinct queries in it are sent to be analysed, once whichever side of
 comparison and whichever model they came from. The pass that follows, in lineage order,
 finds it all in the cache. Results are the values the sequential path computes, under
 the same keys.
+
+Workers also do what would otherwise make this process load Jinja or sqlglot while they
+run: parsing much property YAML, the few analyses that wait on upstream models, the
+problems in the project's macros and the verdicts on changed column types. A small
+change starts one worker early for that reason alone: it loads both on the other core
+while this process reads the project.
 """
 
 from __future__ import annotations
