@@ -370,7 +370,8 @@ def load_pair(
     """
     from semverlint.cache import make_key, read
     from semverlint.interfacejson import from_json, to_json
-    from semverlint.loaders.dbtsql import load_dbt_pair
+    from semverlint.loaders.dbtsql import load_dbt_pair, start_workers
+    from semverlint.parallel import Workers
 
     ref = head_listing.ref
     config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
@@ -386,19 +387,38 @@ def load_pair(
     if cached is not None:
         base_if, base_diags, head_if, head_diags = cached
     else:
-        head_files = head.read_many(
-            [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
-        )
-        base_files = base.read_many(
-            [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
-        )
-        (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
-            ref.path, base_files, head_files, marker, (config.dialect, config.dialect), cache
-        )
+        with Workers() as workers:
+            # Started before the files are read: loading Jinja and sqlglot takes a worker
+            # about as long as reading a large project takes this process.
+            start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
+            head_files = head.read_many(
+                [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
+            )
+            base_files = base.read_many(
+                [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
+            )
+            dialects = (config.dialect, config.dialect)
+            (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
+                ref.path, base_files, head_files, marker, dialects, cache, workers
+            )
         cache.put(key, to_json((base_if, base_diags, head_if, head_diags)))
     return (
         LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
         LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),
+    )
+
+
+def _changed_sql(
+    base_listing: Listing, head_listing: Listing, base: SnapshotLike, head: SnapshotLike
+) -> int:
+    """The SQL files of a project that differ between the states, by object id (a file whose
+    id is not known without reading it counts as changed)."""
+    before = set(base_listing.paths)
+    return sum(
+        1
+        for path in head_listing.paths
+        if path.endswith(".sql")
+        and (path not in before or (oid := head.oid(path)) is None or oid != base.oid(path))
     )
 
 

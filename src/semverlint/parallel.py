@@ -169,6 +169,11 @@ class Workers:
         for _ in range(self._size):
             pool.submit(_prepare)
 
+    @property
+    def size(self) -> int:
+        """How many workers run: 0 before they start."""
+        return self._size if self._pool is not None else 0
+
     def spare(self) -> bool:
         """Whether a worker can run beside this process without taking its core."""
         return self._pool is None and workers() >= 2

@@ -629,25 +629,30 @@ def load_dbt_pair(
     marker: str,
     dialects: tuple[str | None, str | None],
     cache: Cache | None = None,
+    workers: Workers | None = None,
 ) -> tuple[Loaded, Loaded]:
-    """Both states of one dbt project, analysing only what the change between them can reach."""
-    with Workers() as workers:
-        changed = _changed_sql(base_files, head_files)
-        # A change of a quarter as many SQL files as the jobs worth workers is sure to be
-        # worth them (16 files by default): both sides' renders, the downstream models' and
-        # the analyses come to several times as many jobs. They load Jinja and sqlglot while
-        # this process reads the project, and take the YAML too when there is much of it.
-        many = workers.worth(changed * 4)
-        if many:
-            workers.warm()
-        elif changed and workers.spare():
-            # A few SQL files: one worker loads Jinja and sqlglot (a fifth of a second) on
-            # the other core while this process reads the project, and does the few renders
-            # and analyses; this process never loads either.
-            workers.warm(1)
-        return _load_pair(
-            project_dir, base_files, head_files, marker, dialects, cache, workers, many
-        )
+    """Both states of one dbt project, analysing only what the change between them can reach.
+    `workers` may have been started ahead (start_workers), before the files were read."""
+    if workers is None:
+        with Workers() as own:
+            start_workers(own, _changed_sql(base_files, head_files))
+            return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, own)
+    return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, workers)
+
+
+def start_workers(workers: Workers, changed_sql: int) -> None:
+    """Start the workers a change of this many SQL files is sure to use, so that they load
+    Jinja and sqlglot while this process reads the project.
+
+    A quarter as many files as the jobs worth workers (16 by default) come to several
+    times as many jobs (both sides' renders, the downstream models', the analyses): all
+    the workers start, and take the YAML too when there is much of it. A few files start
+    one worker, on the other core, for the few renders and analyses: this process then
+    loads neither."""
+    if workers.worth(changed_sql * 4):
+        workers.warm()
+    elif changed_sql and workers.spare():
+        workers.warm(1)
 
 
 def _changed_sql(base_files: Mapping[str, bytes], head_files: Mapping[str, bytes]) -> int:
@@ -666,14 +671,13 @@ def _load_pair(
     dialects: tuple[str | None, str | None],
     cache: Cache | None,
     workers: Workers,
-    yaml_ahead: bool,
 ) -> tuple[Loaded, Loaded]:
     cache = cache if cache is not None else MemoryCache()
     ahead = _YamlAhead(workers, cache)
     parse = cached_parser(cache, ahead)
     scope = property_filter(project_dir, base_files, head_files, marker, parse)
     wanted = scope.wanted if scope else None
-    if yaml_ahead:  # else the YAML is parsed here, file by file, as it is read
+    if workers.size > 1:  # else the YAML is parsed here, file by file, as it is read
         for files in (base_files, head_files):
             ahead.send(_property_texts(project_dir, files, marker, wanted))
     found = scope.model_files if scope else (None, None)
