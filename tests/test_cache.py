@@ -281,6 +281,17 @@ def test_property_files_parsed_ahead_in_workers_are_what_parsing_here_gives(
         assert ahead(texts[0]) is None  # each parse is handed over once
 
 
+def test_a_small_change_leaves_jinja_and_sqlglot_to_a_worker(shop: GitRepo, tmp_path: Path) -> None:
+    # One worker, started before the files are read, renders and analyses the change:
+    # this process loads neither (on one core, it does the work itself).
+    shop.write("models/orders.sql", "select order_id from {{ ref('stg_orders') }}\n")
+    args = ["diff", "--repo", str(shop.path), "--format", "json"]
+    watched = ("jinja2", "sqlglot")
+    for jobs, imported in (("2", []), ("1", list(watched))):
+        env = {"SEMVERLINT_JOBS": jobs, "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs)}
+        assert imports_of(args, watched, env).imported == imported, jobs
+
+
 def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) -> None:
     shop.write("semverlint.yml", "dialect: duckdb\n")
     shop.commit("config")

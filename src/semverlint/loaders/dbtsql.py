@@ -145,7 +145,7 @@ class _Stage:
         self.focus = focus
         self.workers = workers
         self.specs: dict[str, ModelSpec] = {spec.key: spec for spec in dbt.specs}
-        self.renders = _Renders(dbt, dialect, cache)
+        self.renders = _Renders(dbt, dialect, cache, workers)
         sources = _SourceColumns(dbt.properties.sources)
         latest = {
             fold(s.entry.data["name"]): s.key
@@ -248,17 +248,6 @@ class _Stage:
             if self.wanted(key) and spec.file.language == "sql"
         ]
 
-    def render_setup(self) -> RenderSetup:
-        """What a worker needs to render this stage's models."""
-        return RenderSetup(
-            context=self.renders.context_key,
-            project_name=self.dbt.project.name,
-            target_type=self.dbt.adapter or "default",
-            vars=_render_vars(self.dbt.project),
-            macros=self.dbt.macros,
-            dialect=self.dialect,
-        )
-
     def analyse_job(self, spec: ModelSpec) -> AnalyseJob:
         """The first analysis of a model: its query with sources' columns only."""
         result, layout = self.renders.get(spec.file)
@@ -334,7 +323,7 @@ def prefetch(stages: tuple[_Stage, ...], workers: Workers) -> None:
     waiting: dict[str, list[tuple[_Stage, ModelSpec]]] = {}
     renders: dict[str, tuple[RenderSetup, dict[str, RenderJob]]] = {}
     for stage in stages:
-        setup = stage.render_setup()
+        setup = stage.renders.setup()
         for spec in stage.wanted_sql():
             key = stage.renders.key(spec.file)
             waiting.setdefault(key, []).append((stage, spec))
@@ -801,12 +790,26 @@ def _rendered_entry(entry: dict[str, Any]) -> tuple[Rendered, Layout]:
 class _Renders:
     """Rendered models from the cache, or from a sandbox built only when something misses."""
 
-    def __init__(self, dbt: DbtProject, dialect: str | None, cache: Cache) -> None:
+    def __init__(
+        self, dbt: DbtProject, dialect: str | None, cache: Cache, workers: Workers | None = None
+    ) -> None:
         self._dbt = dbt
         self._dialect = dialect
         self.context_key = _context_key(dbt, dialect)
         self._cache = cache
+        self._workers = workers
         self._renderer: Any = None
+
+    def setup(self) -> RenderSetup:
+        """What a worker needs to render this project's models."""
+        return RenderSetup(
+            context=self.context_key,
+            project_name=self._dbt.project.name,
+            target_type=self._dbt.adapter or "default",
+            vars=_render_vars(self._dbt.project),
+            macros=self._dbt.macros,
+            dialect=self._dialect,
+        )
 
     def key(self, file: ModelFile) -> str:
         return make_key("render", self.context_key, file.digest)
@@ -820,7 +823,14 @@ class _Renders:
         cached = read(self._cache, key, _rendered_entry)
         if cached is not None:
             return cached
-        entry = render_value(rendered_from(self._sandbox().render(file.text)), self._dialect)
+        if self._workers is not None and self._workers.running:
+            # An upstream model a star needs, out of the change's reach: rendered by a worker,
+            # which has Jinja loaded, like the rest.
+            job = RenderJob(key, file.text)
+            ((_, entry),), problems = self._workers.render(self.setup(), [job])[0].result()
+            remember_macros(self._cache, self.context_key, problems)
+        else:
+            entry = render_value(rendered_from(self._sandbox().render(file.text)), self._dialect)
         self._cache.put(key, entry)
         return rendered_from_json(entry), tuple(entry["layout"])
 
