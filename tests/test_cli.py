@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,6 +265,25 @@ def test_text_report_is_plain_when_not_a_terminal(repo: GitRepo) -> None:
         "diff", "HEAD~1..HEAD", "--repo", repo.path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}
     )
     assert "\x1b[" not in no_color.stdout
+
+
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_a_reader_that_goes_away_gets_no_traceback(repo: GitRepo, form: str) -> None:
+    # `semverlint diff | head -1`: the pipe closes before the report is written out.
+    for index in range(600):
+        repo.write(f"models/marts/many_{index}.sql", f"select {index} as n\n")
+    repo.commit("many models")
+    command = [sys.executable, "-m", "semverlint", "diff", "HEAD~1..HEAD", "--format", form]
+    proc = subprocess.Popen(
+        [*command, "--repo", str(repo.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.read(1)
+    proc.stdout.close()
+    errors = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in errors, errors
 
 
 def test_output_is_deterministic(repo: GitRepo) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import os
@@ -356,8 +357,10 @@ def main() -> None:
         code = 0
     # Tearing down a large heap object by object takes seconds after the report is out;
     # the output is flushed and the cache closed, so nothing is left for it to do.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # A reader that went away (`| head`) leaves nothing to flush to.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     os._exit(code)
 
 

@@ -408,17 +408,31 @@ def load_dbt(
     marker: str,
     dialect: str | None,
     cache: Cache | None = None,
+    workers: Workers | None = None,
 ) -> Loaded:
-    """One state of a dbt project with every model analysed."""
+    """One state of a dbt project with every model analysed (by `workers` when given)."""
     cache = cache if cache is not None else MemoryCache()
     dbt = read_dbt_project(project_dir, files, marker, cached_parser(cache))
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
-    with Workers() as workers:
-        stage = _Stage(dbt, dialect, cache, None, workers)
-        prefetch((stage,), workers)
-        return stage.run(project_dir, marker), ()
+    if workers is None:
+        with Workers() as own:
+            return _load_all(dbt, dialect, cache, own, project_dir, marker)
+    return _load_all(dbt, dialect, cache, workers, project_dir, marker)
+
+
+def _load_all(
+    dbt: DbtProject,
+    dialect: str | None,
+    cache: Cache,
+    workers: Workers,
+    project_dir: str,
+    marker: str,
+) -> Loaded:
+    stage = _Stage(dbt, dialect, cache, None, workers)
+    prefetch((stage,), workers)
+    return stage.run(project_dir, marker), ()
 
 
 def _signature(spec: ModelSpec) -> str:
@@ -674,8 +688,8 @@ def _load_pair(
     head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
     if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
         return (
-            load_dbt(project_dir, base_files, marker, dialects[0], cache),
-            load_dbt(project_dir, head_files, marker, dialects[1], cache),
+            load_dbt(project_dir, base_files, marker, dialects[0], cache, workers),
+            load_dbt(project_dir, head_files, marker, dialects[1], cache, workers),
         )
     base_dialect, head_dialect = _dialect(base, dialects[0]), _dialect(head, dialects[1])
     if scope is not None and (
