@@ -14,6 +14,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -416,23 +417,22 @@ def load_dbt(
     if isinstance(dbt, Diagnostic):
         return None, (dbt,)
     dialect = _dialect(dbt, dialect)
-    if workers is None:
-        with Workers() as own:
-            return _load_all(dbt, dialect, cache, own, project_dir, marker)
-    return _load_all(dbt, dialect, cache, workers, project_dir, marker)
+    with _running(workers) as running:
+        stage = _Stage(dbt, dialect, cache, None, running)
+        prefetch((stage,), running)
+        return stage.run(project_dir, marker), ()
 
 
-def _load_all(
-    dbt: DbtProject,
-    dialect: str | None,
-    cache: Cache,
-    workers: Workers,
-    project_dir: str,
-    marker: str,
-) -> Loaded:
-    stage = _Stage(dbt, dialect, cache, None, workers)
-    prefetch((stage,), workers)
-    return stage.run(project_dir, marker), ()
+@contextmanager
+def _running(workers: Workers | None, changed_sql: int = 0) -> Iterator[Workers]:
+    """The workers given, or this call's own, started for a change of `changed_sql` files
+    and stopped when it is done."""
+    if workers is not None:
+        yield workers
+        return
+    with Workers() as own:
+        start_workers(own, changed_sql)
+        yield own
 
 
 def _signature(spec: ModelSpec) -> str:
@@ -636,11 +636,53 @@ def load_dbt_pair(
 ) -> tuple[Loaded, Loaded]:
     """Both states of one dbt project, analysing only what the change between them can reach.
     `workers` may have been started ahead (start_workers), before the files were read."""
-    if workers is None:
-        with Workers() as own:
-            start_workers(own, _changed_sql(base_files, head_files))
-            return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, own)
-    return _load_pair(project_dir, base_files, head_files, marker, dialects, cache, workers)
+    with _running(workers, _changed_sql(base_files, head_files)) as workers:
+        cache = cache if cache is not None else MemoryCache()
+        ahead = _YamlAhead(workers, cache)
+        parse = cached_parser(cache, ahead)
+        scope = property_filter(project_dir, base_files, head_files, marker, parse)
+        wanted = scope.wanted if scope else None
+        if workers.size > 1:  # else the YAML is parsed here, file by file, as it is read
+            for files in (base_files, head_files):
+                ahead.send(_property_texts(project_dir, files, marker, wanted))
+        found = scope.model_files if scope else (None, None)
+        base = read_dbt_project(project_dir, base_files, marker, parse, wanted, found[0])
+        head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
+        if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
+            return (
+                load_dbt(project_dir, base_files, marker, dialects[0], cache, workers),
+                load_dbt(project_dir, head_files, marker, dialects[1], cache, workers),
+            )
+        base_dialect, head_dialect = _dialect(base, dialects[0]), _dialect(head, dialects[1])
+        if scope is not None and (
+            base_dialect != head_dialect
+            or _context_key(base, head_dialect) != _context_key(head, head_dialect)
+            or _sources(base) != _sources(head)
+        ):
+            # The adapter, dialect or sources changed: every model may read differently, so
+            # every property file is wanted after all.
+            base = read_dbt_project(project_dir, base_files, marker, parse, None, found[0])
+            head = read_dbt_project(project_dir, head_files, marker, parse, None, found[1])
+            # They parsed a moment ago with a filter; the project files are unchanged.
+            assert not isinstance(base, Diagnostic)
+            assert not isinstance(head, Diagnostic)
+            scope = None
+        if base_dialect != head_dialect:
+            reach = None
+        elif scope is not None:
+            # The scope already walked the reach from the same files and entries.
+            reach = _spec_keys(scope.reach, (base, head))
+        else:
+            reach = focus(base, head, head_dialect)
+        stages = (
+            _Stage(base, base_dialect, cache, reach, workers),
+            _Stage(head, head_dialect, cache, reach, workers),
+        )
+        prefetch(stages, workers)
+        interfaces = (stages[0].run(project_dir, marker), stages[1].run(project_dir, marker))
+        if workers.running:
+            judge_types(interfaces, head_dialect, cache, workers)
+        return (interfaces[0], ()), (interfaces[1], ())
 
 
 def start_workers(workers: Workers, changed_sql: int) -> None:
@@ -664,62 +706,6 @@ def _changed_sql(base_files: Mapping[str, bytes], head_files: Mapping[str, bytes
         for path, raw in head_files.items()
         if path.endswith(".sql") and base_files.get(path) != raw
     )
-
-
-def _load_pair(
-    project_dir: str,
-    base_files: Mapping[str, bytes],
-    head_files: Mapping[str, bytes],
-    marker: str,
-    dialects: tuple[str | None, str | None],
-    cache: Cache | None,
-    workers: Workers,
-) -> tuple[Loaded, Loaded]:
-    cache = cache if cache is not None else MemoryCache()
-    ahead = _YamlAhead(workers, cache)
-    parse = cached_parser(cache, ahead)
-    scope = property_filter(project_dir, base_files, head_files, marker, parse)
-    wanted = scope.wanted if scope else None
-    if workers.size > 1:  # else the YAML is parsed here, file by file, as it is read
-        for files in (base_files, head_files):
-            ahead.send(_property_texts(project_dir, files, marker, wanted))
-    found = scope.model_files if scope else (None, None)
-    base = read_dbt_project(project_dir, base_files, marker, parse, wanted, found[0])
-    head = read_dbt_project(project_dir, head_files, marker, parse, wanted, found[1])
-    if isinstance(base, Diagnostic) or isinstance(head, Diagnostic):
-        return (
-            load_dbt(project_dir, base_files, marker, dialects[0], cache, workers),
-            load_dbt(project_dir, head_files, marker, dialects[1], cache, workers),
-        )
-    base_dialect, head_dialect = _dialect(base, dialects[0]), _dialect(head, dialects[1])
-    if scope is not None and (
-        base_dialect != head_dialect
-        or _context_key(base, head_dialect) != _context_key(head, head_dialect)
-        or _sources(base) != _sources(head)
-    ):
-        # The adapter, dialect or sources changed: every model may read differently, so
-        # every property file is wanted after all.
-        base = read_dbt_project(project_dir, base_files, marker, parse, None, found[0])
-        head = read_dbt_project(project_dir, head_files, marker, parse, None, found[1])
-        # They parsed a moment ago with a filter; the project files themselves are unchanged.
-        assert not isinstance(base, Diagnostic)
-        assert not isinstance(head, Diagnostic)
-        scope = None
-    if base_dialect != head_dialect:
-        reach = None
-    elif scope is not None:  # the scope already walked the reach from the same files and entries
-        reach = _spec_keys(scope.reach, (base, head))
-    else:
-        reach = focus(base, head, head_dialect)
-    stages = (
-        _Stage(base, base_dialect, cache, reach, workers),
-        _Stage(head, head_dialect, cache, reach, workers),
-    )
-    prefetch(stages, workers)
-    interfaces = (stages[0].run(project_dir, marker), stages[1].run(project_dir, marker))
-    if workers.running:
-        judge_types(interfaces, head_dialect, cache, workers)
-    return (interfaces[0], ()), (interfaces[1], ())
 
 
 def judge_types(
