@@ -374,29 +374,28 @@ def load_pair(
     from semverlint.parallel import Workers
 
     ref = head_listing.ref
-    config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
-    config_files = head.read_many([p for p in head_listing.paths if p == config_marker])
-    root_config = Config()
-    if "pyproject.toml" in head_listing.paths:
-        raw = head.read_many(["pyproject.toml"])["pyproject.toml"]
-        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-    config = merge(project_config(ref, config_files, root_config, catalogue), options.config)
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
-    key = make_key("pair", marker, config.dialect, base_listing.signature, head_listing.signature)
+    # The signatures hold the object ids of the configuration files too: they and the
+    # dialect of --config decide the dialect, without validating anything yet.
+    override = options.config.dialect if options.config else None
+    key = make_key("pair", marker, override, base_listing.signature, head_listing.signature)
     cached = read(cache, key, lambda value: from_json(_Pair, value))
     if cached is not None:
+        config = _head_config(head_listing, head, catalogue, options)
         base_if, base_diags, head_if, head_diags = cached
     else:
         with Workers() as workers:
-            # Started before the files are read: loading Jinja and sqlglot takes a worker
-            # about as long as reading a large project takes this process.
-            start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
+            # Reading takes two git processes, both cores: the workers start after it, and load
+            # Jinja and sqlglot while this process validates the configuration and works out
+            # what the change reaches, which takes it longer.
             head_files = head.read_many(
                 [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
             )
             base_files = base.read_many(
                 [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
             )
+            start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
+            config = _head_config(head_listing, head, catalogue, options)
             dialects = (config.dialect, config.dialect)
             (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
                 ref.path, base_files, head_files, marker, dialects, cache, workers
@@ -406,6 +405,20 @@ def load_pair(
         LoadedProject(ref, base_if, config, base_diags + link_diagnostics(base_listing.links)),
         LoadedProject(ref, head_if, config, head_diags + link_diagnostics(head_listing.links)),
     )
+
+
+def _head_config(
+    listing: Listing, head: SnapshotLike, catalogue: Catalogue, options: Options
+) -> Config:
+    """The configuration a pair is judged by: the head's, under --config."""
+    ref = listing.ref
+    config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
+    config_files = head.read_many([p for p in listing.paths if p == config_marker])
+    root_config = Config()
+    if "pyproject.toml" in listing.paths:
+        raw = head.read_many(["pyproject.toml"])["pyproject.toml"]
+        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
+    return merge(project_config(ref, config_files, root_config, catalogue), options.config)
 
 
 def _changed_sql(

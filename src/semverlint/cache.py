@@ -106,6 +106,10 @@ class DirectoryCache:
 
     root: Path
     _writer: ThreadPoolExecutor | None = None
+    # The entry names in each folder, listed on the first look into it: a cold cache answers
+    # a miss without a failed open (thousands of them in a large change). An entry another
+    # run writes meanwhile is missed and computed again, which is only slower.
+    _listed: dict[str, frozenset[str]] = field(default_factory=dict)
     # Touched by the writer thread only.
     _folders: set[str] = field(default_factory=set)
     _writes: Iterator[int] = field(default_factory=itertools.count)
@@ -119,15 +123,25 @@ class DirectoryCache:
         return self.root / key[:2] / f"{key[2:]}.json"
 
     def get(self, key: str) -> Any | None:
+        if f"{key[2:]}.json" not in self._listing(key[:2]):
+            return None
         path = self._path(key)
         try:
-            return json.loads(path.read_text("utf-8"))
+            return json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             with contextlib.suppress(OSError):
                 path.unlink()  # self-healing: a corrupt entry is a miss, rebuilt on the next put
             return None
+
+    def _listing(self, folder: str) -> frozenset[str]:
+        if folder not in self._listed:
+            try:
+                self._listed[folder] = frozenset(os.listdir(os.path.join(self.root, folder)))
+            except OSError:  # no such folder yet, or not one: nothing to read in it
+                self._listed[folder] = frozenset()
+        return self._listed[folder]
 
     def put(self, key: str, value: Any) -> None:
         if self._writer is None:

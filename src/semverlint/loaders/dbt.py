@@ -114,9 +114,14 @@ class ModelFile:
     path: str  # repository-relative
     folder: tuple[str, ...]  # folders below the model path, for dbt_project.yml config
     text: str
-    digest: str
     language: str  # sql | python
     resource: str = "model"  # model | snapshot
+
+    @cached_property
+    def digest(self) -> str:
+        # Asked only of the models a change reaches: comparing two states, a file read once
+        # for both sides is the same object on both, and needs no digest to be the same.
+        return sql_digest(self.text)
 
 
 # How much of a property file a comparison needs: all of it, its sources alone, or nothing.
@@ -820,17 +825,28 @@ def _model_file(
         return None
     if raw.startswith(LFS_POINTER):
         return Diagnostic("warning", LFS_MESSAGE, path)
-    if b"\x00" in raw[:8192]:
+    if _binary(raw):
         return Diagnostic("warning", "skipped model file: binary content", path)
     if len(raw) > MAX_FILE_BYTES:
         return Diagnostic("warning", "skipped model file: larger than 2 MiB", path)
-    stem, ext = posixpath.splitext(posixpath.basename(rel))
-    text = decode(raw)
+    stem, ext = split_name(rel)
     inner = rel[len(root) + 1 :] if root not in ("", ".") else rel
     folder = tuple(inner.split("/")[:-1])
-    return ModelFile(
-        stem, path, folder, text, sql_digest(text), "python" if ext == ".py" else "sql"
-    )
+    return ModelFile(stem, path, folder, decode(raw), "python" if ext == ".py" else "sql")
+
+
+def _binary(raw: bytes) -> bool:
+    return raw.find(b"\x00", 0, 8192) != -1
+
+
+def split_name(path: str) -> tuple[str, str]:
+    """A file's name without its extension, and the extension (posixpath.splitext of its
+    basename, without the generality a name that starts with a dot needs)."""
+    name = path.rpartition("/")[2]
+    if name.startswith("."):
+        return posixpath.splitext(name)
+    stem, dot, ext = name.rpartition(".")
+    return (stem, dot + ext) if dot else (name, "")
 
 
 def build_model(
@@ -913,10 +929,9 @@ def _opt(value: Any) -> str | None:
 def seed_models(
     project: DbtProjectFile, project_dir: str, files: Mapping[str, bytes], properties: Properties
 ) -> Iterator[Model]:
-    for path in sorted(files):
+    for path in sorted(p for p in files if p.endswith(".csv")):
         rel = relative(project_dir, path)
-        root = under(rel, project.seed_paths)
-        if root is None or not rel.endswith(".csv"):
+        if under(rel, project.seed_paths) is None:
             continue
         if files[path].startswith(LFS_POINTER):
             continue  # reported by lfs_diagnostics
@@ -1085,21 +1100,18 @@ def snapshot_files(
     """Each `{% snapshot name %} ... {% endsnapshot %}` block is a relation of its own."""
     found: list[ModelFile] = []
     diagnostics: list[Diagnostic] = []
-    for path in sorted(files):
-        rel = relative(project_dir, path)
-        if not rel.endswith(".sql") or under(rel, roots) is None:
+    for path in sorted(p for p in files if p.endswith(".sql")):
+        if under(relative(project_dir, path), roots) is None:
             continue
         raw = files[path]
-        if raw.startswith(LFS_POINTER) or b"\x00" in raw[:8192] or len(raw) > MAX_FILE_BYTES:
+        if raw.startswith(LFS_POINTER) or _binary(raw) or len(raw) > MAX_FILE_BYTES:
             diagnostics.append(
                 Diagnostic("warning", "skipped snapshot file: not readable SQL", path)
             )
             continue
         for match in _SNAPSHOT.finditer(decode(raw)):
             body = match.group(2)
-            found.append(
-                ModelFile(match.group(1), path, (), body, sql_digest(body), "sql", "snapshot")
-            )
+            found.append(ModelFile(match.group(1), path, (), body, "sql", "snapshot"))
     return tuple(found), tuple(diagnostics)
 
 
@@ -1192,7 +1204,7 @@ def read_dbt_project(
         {
             p: decode(raw)
             for p, raw in files.items()
-            if b"semverlint:" in raw and (p in property_files_ or p.endswith(MODEL_EXTENSIONS))
+            if (p in property_files_ or p.endswith(MODEL_EXTENSIONS)) and b"semverlint:" in raw
         }
     )
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
