@@ -396,6 +396,8 @@ def load_pair(
             )
             start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
             config = _head_config(head_listing, head, catalogue, options)
+            if config.dialect is not None:
+                workers.rehearse(config.dialect)
             dialects = (config.dialect, config.dialect)
             (base_if, base_diags), (head_if, head_diags) = load_dbt_pair(
                 ref.path, base_files, head_files, marker, dialects, cache, workers

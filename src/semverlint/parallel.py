@@ -101,6 +101,18 @@ def _prepare() -> None:
     import semverlint.yamljson  # noqa: F401
 
 
+def _rehearse(dialect: str | None) -> None:
+    """Tokenize and analyse a small query in the dialect: its first use builds the dialect's
+    tokenizer, parser and function tables, a few times the cost of a model's analysis."""
+    from semverlint.facts import Rendered
+    from semverlint.modelsql import analyse_rendered
+    from semverlint.sql import layout_key
+
+    query = "select a, count(*) as n from b join c using (a) group by 1"
+    layout_key(query, dialect)
+    analyse_rendered(Rendered((query,), (), (), ()), dialect, {})
+
+
 def _parse_yaml(raws: list[bytes]) -> list[dict[str, Any]]:
     from semverlint.yamlio import load_yaml
     from semverlint.yamljson import result_to_json
@@ -168,6 +180,13 @@ class Workers:
         pool = self._start(count)
         for _ in range(self._size):
             pool.submit(_prepare)
+
+    def rehearse(self, dialect: str | None) -> None:
+        """Have the running workers use the dialect once before the jobs come, so that the
+        first jobs (all there are in a small change) wait on nothing else."""
+        if self._pool is not None:
+            for _ in range(self._size):
+                self._pool.submit(_rehearse, dialect)
 
     @property
     def size(self) -> int:
