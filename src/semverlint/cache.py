@@ -137,11 +137,18 @@ class DirectoryCache:
 
     def _listing(self, folder: str) -> frozenset[str]:
         if folder not in self._listed:
-            try:
-                self._listed[folder] = frozenset(os.listdir(os.path.join(self.root, folder)))
-            except OSError:  # no such folder yet, or not one: nothing to read in it
-                self._listed[folder] = frozenset()
+            # The root first: a cold cache has none of the 256 folders, and one listing says so.
+            self._listed[folder] = (
+                _names(os.path.join(self.root, folder))
+                if folder in self._listing_of_root()
+                else frozenset()
+            )
         return self._listed[folder]
+
+    def _listing_of_root(self) -> frozenset[str]:
+        if "" not in self._listed:
+            self._listed[""] = _names(str(self.root))
+        return self._listed[""]
 
     def put(self, key: str, value: Any) -> None:
         if self._writer is None:
@@ -174,6 +181,13 @@ class DirectoryCache:
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+def _names(folder: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:  # no such folder yet, or not one: nothing to read in it
+        return frozenset()
 
 
 def default_directory() -> Path:

@@ -72,9 +72,12 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
     data = LineDict()
     data.line = node.start_mark.line + 1
     yield data
-    # Keys written in this mapping (not brought in by a `<<` merge, which may be overridden).
-    explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
-    if len(explicit) != len(node.value) or any(k.tag == _VALUE_TAG for k, _ in node.value):
+    # Keys written in this mapping (not brought in by a `<<` merge, which may be overridden);
+    # None when it merges nothing, as nearly every mapping: then all of them are.
+    explicit = None
+    tags = [key.tag for key, _ in node.value]
+    if _MERGE_TAG in tags or _VALUE_TAG in tags:
+        explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
         loader.flatten_mapping(node)
     written: set[str] = set()
     for key_node, value_node in node.value:
@@ -83,7 +86,7 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
             key = loader.construct_object(key_node, deep=True)
             # dbt keys are strings; a YAML 1.1 boolean or number key is read by its text.
             name = key if isinstance(key, str) else str(key)
-        if id(key_node) in explicit:
+        if explicit is None or id(key_node) in explicit:
             if name in written:
                 loader.warnings.append(
                     f"line {key_node.start_mark.line + 1}: key {name!r} appears twice in "
