@@ -191,9 +191,7 @@ def reconcile(
         data_type = base.data_type or sql_column.data_type
         if data_type is None and _passed_through(sql_column.expression, lineage):
             data_type = _inherited_type(lineage, built)
-        columns.append(
-            replace(base, data_type=data_type, expression=sql_column.expression, lineage=lineage)
-        )
+        columns.append(base.as_queried(data_type, sql_column.expression, lineage))
     if model.contract_enforced and declared:
         # Under an enforced contract dbt builds the table in the YAML's column order.
         order = {key: index for index, key in enumerate(declared)}

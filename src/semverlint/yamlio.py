@@ -42,6 +42,9 @@ class LineDict(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self.key_lines: dict[str, int] = {}
+        # What readers work out from this mapping, by name: a parsed mapping is never changed,
+        # and base and head share the mappings of every file they have in common.
+        self.derived: dict[str, Any] = {}
 
     def line_of_key(self, key: str) -> int:
         return self.key_lines.get(key, self.line)

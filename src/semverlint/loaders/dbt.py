@@ -600,12 +600,17 @@ def _text(value: Any) -> str | None:
 
 
 def yaml_columns(entry: Mapping[str, Any]) -> tuple[Column, ...]:
-    columns: dict[str, Column] = {}
-    for item in _as_list(entry.get("columns")):
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-            column = column_from_yaml(item)
-            columns.setdefault(column.key, column)
-    return tuple(columns.values())
+    """The columns an entry declares; worked out once for both sides of a comparison."""
+    derived = entry.derived if isinstance(entry, LineDict) else {}
+    if "columns" not in derived:
+        columns: dict[str, Column] = {}
+        for item in _as_list(entry.get("columns")):
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+                column = column_from_yaml(item)
+                columns.setdefault(column.key, column)
+        derived["columns"] = tuple(columns.values())
+    result: tuple[Column, ...] = derived["columns"]
+    return result
 
 
 def apply_model_constraints(

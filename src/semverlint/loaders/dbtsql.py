@@ -9,6 +9,7 @@ sides, so it cannot produce a delta. Loading one state alone analyses every mode
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -296,8 +297,17 @@ def analysis_key(
 ) -> str:
     """What an analysis is remembered by: the queries' tokens, so a reformatted model finds
     the analysis of its old text, or the text itself when it does not tokenize."""
-    query = ["layout", *layout] if _by_layout(layout) else ["sql", *sql]
-    return make_key("analyse", dialect, query, sorted(upstream.items()))
+    query = ("layout", *layout) if _by_layout(layout) else ("sql", *sql)
+    return _analysis_key(dialect, query, tuple(sorted(upstream.items())))
+
+
+@functools.lru_cache(maxsize=16384)
+def _analysis_key(
+    dialect: str | None, query: tuple[str | None, ...], upstream: tuple[object, ...]
+) -> str:
+    # Asked four times of a model in a large change (its job and its lineage pass, on each
+    # side), and a model's tokens run to kilobytes: hashing them once is what costs.
+    return make_key("analyse", dialect, query, upstream)
 
 
 def _by_layout(layout: Layout) -> bool:

@@ -1,0 +1,68 @@
+"""Paths written for speed must give exactly what the plain code gives."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from semverlint.cache import make_key
+from semverlint.interface import Column
+from semverlint.loaders.dbtsql import analysis_key
+
+
+def _every_field_set() -> Column:
+    """A column whose every field differs from its default, so none can be dropped unseen."""
+    values = {
+        "name": "Total",
+        "data_type": "int",
+        "not_null": True,
+        "unique": True,
+        "primary_key": True,
+        "accepted_values": ("a",),
+        "relationships": ("orders.id",),
+        "checks": ("total > 0",),
+        "constraints": ("not_null",),
+        "description": "the total",
+        "expression": "x",
+        "lineage": (("orders", "x"),),
+        "quoted": True,
+        "declared": True,
+        "line": 7,
+    }
+    assert set(values) == {f.name for f in dataclasses.fields(Column)}, "a field is missing here"
+    return Column(**values)  # type: ignore[arg-type]
+
+
+def test_a_column_as_queried_is_the_column_with_those_three_fields_replaced() -> None:
+    column = _every_field_set()
+    lineage = (("payments", "amount"),)
+    assert column.as_queried("bigint", "amount * 2", lineage) == dataclasses.replace(
+        column, data_type="bigint", expression="amount * 2", lineage=lineage
+    )
+
+
+def test_the_analysis_key_is_the_key_of_its_parts() -> None:
+    upstream = {"b": ("y",), "a": None}
+    layout = ("select a from b", None)
+    assert analysis_key("duckdb", ("select a  from b",), ("select a from b",), upstream) == (
+        make_key("analyse", "duckdb", ["layout", "select a from b"], [["a", None], ["b", ["y"]]])
+    )
+    # A query that did not tokenize is known by its text.
+    assert analysis_key(None, ("select ?",), layout, {}) == make_key(
+        "analyse", None, ["sql", "select ?"], []
+    )
+
+
+def test_the_columns_of_a_parsed_entry_are_worked_out_once_and_as_from_a_plain_mapping() -> None:
+    from semverlint.loaders.dbt import yaml_columns
+    from semverlint.yamlio import load_yaml
+
+    text = b"name: orders\ncolumns:\n  - name: id\n    data_tests: [unique]\n  - name: Total\n"
+    entry = load_yaml(text).data
+    first = yaml_columns(entry)
+    assert yaml_columns(entry) is first  # base and head, one entry: one reading
+    plain = {"name": "orders", "columns": [dict(c) for c in entry["columns"]]}
+    assert (
+        [(c.name, c.unique) for c in yaml_columns(plain)]
+        == [(c.name, c.unique) for c in first]
+        == [("id", True), ("Total", False)]
+    )
