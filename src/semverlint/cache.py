@@ -106,10 +106,10 @@ class DirectoryCache:
 
     root: Path
     _writer: ThreadPoolExecutor | None = None
-    # The entry names in each folder, listed on the first look into it: a cold cache answers
-    # a miss without a failed open (thousands of them in a large change). An entry another
-    # run writes meanwhile is missed and computed again, which is only slower.
-    _listed: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The entry folders, listed on the first look: a cold cache answers a miss without a
+    # failed open (thousands of them in a large change). An entry another run writes
+    # meanwhile into a folder new to it is missed and computed again, which is only slower.
+    _present: frozenset[str] | None = None
     # Touched by the writer thread only.
     _folders: set[str] = field(default_factory=set)
     _writes: Iterator[int] = field(default_factory=itertools.count)
@@ -123,7 +123,12 @@ class DirectoryCache:
         return self.root / key[:2] / f"{key[2:]}.json"
 
     def get(self, key: str) -> Any | None:
-        if f"{key[2:]}.json" not in self._listing(key[:2]):
+        if self._present is None:
+            try:
+                self._present = frozenset(os.listdir(self.root))
+            except OSError:  # no cache yet, or not a folder: nothing to read
+                self._present = frozenset()
+        if key[:2] not in self._present:
             return None
         path = self._path(key)
         try:
@@ -134,21 +139,6 @@ class DirectoryCache:
             with contextlib.suppress(OSError):
                 path.unlink()  # self-healing: a corrupt entry is a miss, rebuilt on the next put
             return None
-
-    def _listing(self, folder: str) -> frozenset[str]:
-        if folder not in self._listed:
-            # The root first: a cold cache has none of the 256 folders, and one listing says so.
-            self._listed[folder] = (
-                _names(os.path.join(self.root, folder))
-                if folder in self._listing_of_root()
-                else frozenset()
-            )
-        return self._listed[folder]
-
-    def _listing_of_root(self) -> frozenset[str]:
-        if "" not in self._listed:
-            self._listed[""] = _names(str(self.root))
-        return self._listed[""]
 
     def put(self, key: str, value: Any) -> None:
         if self._writer is None:
@@ -181,13 +171,6 @@ class DirectoryCache:
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-
-
-def _names(folder: str) -> frozenset[str]:
-    try:
-        return frozenset(os.listdir(folder))
-    except OSError:  # no such folder yet, or not one: nothing to read in it
-        return frozenset()
 
 
 def default_directory() -> Path:
