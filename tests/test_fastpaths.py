@@ -66,3 +66,21 @@ def test_the_columns_of_a_parsed_entry_are_worked_out_once_and_as_from_a_plain_m
         == [(c.name, c.unique) for c in first]
         == [("id", True), ("Total", False)]
     )
+
+
+def test_a_file_name_splits_as_posixpath_splits_it() -> None:
+    import posixpath
+
+    from semverlint.loaders.dbt import split_name
+
+    for path in (
+        "models/orders.sql",
+        "models/a.b/orders.v2.sql",
+        "models/orders",
+        "models/.sql",
+        "models/..sql",
+        "models/.hidden.sql",
+        "orders.py",
+        "models/x/orders.",
+    ):
+        assert split_name(path) == posixpath.splitext(posixpath.basename(path)), path
