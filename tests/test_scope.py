@@ -3,6 +3,8 @@ find every file the reference scan (every `name:` read and folded) finds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from semverlint.cache import DirectoryCache
@@ -72,11 +74,9 @@ def test_many_names_are_read_one_by_one() -> None:
 
 
 def test_a_cold_cache_misses_without_writing_and_later_runs_read_what_was_put(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path)) / "cache"
+    root = tmp_path / "cache"
     first = DirectoryCache(root)
     assert first.get("ab" + "0" * 62) is None
     assert not root.exists()  # looking wrote nothing

@@ -141,11 +141,7 @@ def load_listing(
         [p for p in listing.paths if p != "pyproject.toml" or ref.path == "."]
     )
     if config is None:
-        root_config = Config()
-        if "pyproject.toml" in listing.paths:
-            raw = snapshot.read_many(["pyproject.toml"])["pyproject.toml"]
-            root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-        config = merge(project_config(ref, files, root_config, catalogue), options.config)
+        config = listing_config(listing, snapshot, catalogue, options)
     else:
         config = _own_version(config, ref, files)
     loaded = _load(ref, files, config, cache)
@@ -381,7 +377,7 @@ def load_pair(
     key = make_key("pair", marker, override, base_listing.signature, head_listing.signature)
     cached = read(cache, key, lambda value: from_json(_Pair, value))
     if cached is not None:
-        config = _head_config(head_listing, head, catalogue, options)
+        config = listing_config(head_listing, head, catalogue, options)
         base_if, base_diags, head_if, head_diags = cached
     else:
         with Workers() as workers:
@@ -395,7 +391,7 @@ def load_pair(
                 [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
             )
             start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
-            config = _head_config(head_listing, head, catalogue, options)
+            config = listing_config(head_listing, head, catalogue, options)
             if config.dialect is not None:
                 workers.rehearse(config.dialect)
             dialects = (config.dialect, config.dialect)
@@ -409,10 +405,11 @@ def load_pair(
     )
 
 
-def _head_config(
+def listing_config(
     listing: Listing, head: SnapshotLike, catalogue: Catalogue, options: Options
 ) -> Config:
-    """The configuration a pair is judged by: the head's, under --config."""
+    """The configuration a project is judged by: its own file over the root's pyproject.toml,
+    under --config. A pair is judged by its head's."""
     ref = listing.ref
     config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
     config_files = head.read_many([p for p in listing.paths if p == config_marker])
