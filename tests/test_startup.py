@@ -4,13 +4,14 @@ replaced slower ones give exactly the answers of the code they replaced."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clirun import imports_of
-from dbtshop import change, sample_project, sample_report, write_shop
+from dbtshop import change, drop_amount, sample_project, sample_report, write_shop
 from gitrepo import GitRepo
 from semverlint.classify import Ignored, Impact
 from semverlint.discover import SKIPPED_DIRS, discover, files_of, is_skipped
@@ -234,3 +235,48 @@ def test_files_in_skipped_folders_are_left_out() -> None:
         "models/target.sql",
         "models/venvs/b.sql",
     )
+
+
+# -- the sqlglot version in every cache key, without importlib.metadata ------------------------
+
+
+@pytest.mark.parametrize("package", ["sqlglot", "jsonschema", "typer", "yaml"])
+def test_an_installed_version_is_what_importlib_metadata_says(package: str) -> None:
+    from importlib.metadata import packages_distributions, version
+
+    from semverlint.cache import _installed_version
+
+    distribution = packages_distributions()[package][0]
+    found = _installed_version(package)
+    # PyYAML's folder is not named after its package: then the slow path answers.
+    assert found == version(distribution) if distribution == package else found is None
+
+
+def test_an_ambiguous_or_missing_metadata_folder_gives_no_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semverlint.cache import _installed_version
+
+    (tmp_path / "fakepkg").mkdir()
+    (tmp_path / "fakepkg" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _installed_version("fakepkg") is None
+    (tmp_path / "fakepkg-1.2.3.dist-info").mkdir()
+    assert _installed_version("fakepkg") == "1.2.3"
+    (tmp_path / "fakepkg-2.0.dist-info").mkdir()
+    assert _installed_version("fakepkg") is None
+    assert _installed_version("no_such_package_here") is None
+
+
+def test_a_one_model_change_imports_no_package_metadata(git_repo: GitRepo) -> None:
+    write_shop(git_repo)
+    git_repo.commit("base")
+    drop_amount(git_repo)
+    git_repo.run("add", "-A")
+    run = imports_of(
+        ["diff", "--staged", "--repo", str(git_repo.path), "-f", "json"],
+        ("importlib.metadata",),
+        {"SEMVERLINT_JOBS": "2"},
+    )
+    assert run.imported == []
+    assert "column-removed" in run.stdout
