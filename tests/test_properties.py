@@ -384,6 +384,9 @@ class Memory:
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
         return {path: self._files[path] for path in paths}
 
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Nothing to start: held in memory."""
+
 
 BASE_INFO = RevisionInfo("base", None)
 HEAD_INFO = RevisionInfo("head", None)

@@ -425,6 +425,61 @@ def test_read_many_matches_read_and_rejects_unknown_paths(
         base.oid("new.sql")
 
 
+def _many_files(git_repo: GitRepo) -> dict[str, bytes]:
+    files = {f"m/{i:02}.sql": f"select {i}\n".encode() * (i + 1) for i in range(40)}
+    for path, raw in files.items():
+        git_repo.write(path, raw.decode())
+    git_repo.commit("many")
+    return files
+
+
+@pytest.mark.parametrize("split_at", [1000, 2], ids=["one-process", "two-processes"])
+def test_prefetched_files_read_as_the_ordinary_path_reads_them(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, split_at: int
+) -> None:
+    monkeypatch.setattr("semverlint.snapshot._SPLIT_MIN_BLOBS", split_at)
+    files = _many_files(git_repo)
+    git_repo.write("m/00.sql", "select 'staged'\n")
+    git_repo.run("add", "-A")
+    with Repository.open(git_repo.path) as repository:
+        base, head = repository.snapshots(parse_range(None, staged=True))
+        head.prefetch(head.paths())
+        base.prefetch(base.paths())  # all but one are on their way already
+        # A few files asked for meanwhile (the configuration) are read without waiting.
+        assert head.read_many(["m/07.sql"]) == {"m/07.sql": files["m/07.sql"]}
+        assert base.read_many(base.paths()) == files
+        assert head.read_many(head.paths()) == {**files, "m/00.sql": b"select 'staged'\n"}
+
+
+def test_a_prefetch_that_fails_leaves_the_error_to_the_ordinary_path(git_repo: GitRepo) -> None:
+    files = _many_files(git_repo)
+    oid = git_repo.run("rev-parse", "HEAD:m/05.sql").strip()
+    (git_repo.path / ".git" / "objects" / oid[:2] / oid[2:]).unlink()  # a damaged repository
+    with Repository.open(git_repo.path) as repository:
+        base, _ = repository.snapshots(parse_range("HEAD..HEAD"))
+        base.prefetch(base.paths())
+        assert base.read_many(["m/06.sql"]) == {"m/06.sql": files["m/06.sql"]}
+        with pytest.raises(RepositoryError, match=f"git object {oid} is missing"):
+            base.read_many(base.paths())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists children through /proc")
+def test_a_prefetch_nobody_reads_is_stopped_on_close(git_repo: GitRepo) -> None:
+    import threading
+
+    def children() -> set[str]:
+        listing = Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
+        return set(listing.read_text().split())
+
+    _many_files(git_repo)
+    before = children()
+    with Repository.open(git_repo.path) as repository:
+        base, _ = repository.snapshots(parse_range("HEAD..HEAD"))
+        base.prefetch(base.paths())
+        assert children() - before  # git is reading
+    assert children() == before
+
+
 # --- reading never writes ----------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ class SnapshotLike(Protocol):
     def paths(self) -> tuple[str, ...]: ...
     def oid(self, path: str) -> str | None: ...
     def read_many(self, paths: list[str]) -> dict[str, bytes]: ...
+    def prefetch(self, paths: list[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -366,8 +367,6 @@ def load_pair(
     """
     from semverlint.cache import make_key, read
     from semverlint.interfacejson import from_json, to_json
-    from semverlint.loaders.dbtsql import load_dbt_pair, start_workers
-    from semverlint.parallel import Workers
 
     ref = head_listing.ref
     marker = DBT_MARKER if ref.path == "." else f"{ref.path}/{DBT_MARKER}"
@@ -380,18 +379,22 @@ def load_pair(
         config = listing_config(head_listing, head, catalogue, options)
         base_if, base_diags, head_if, head_diags = cached
     else:
+        head_paths = [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
+        base_paths = [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
+        # git reads the files on the other core while this process validates the
+        # configuration and loads the loaders.
+        head.prefetch(head_paths)
+        base.prefetch(base_paths)
+        config = listing_config(head_listing, head, catalogue, options)
+        from semverlint.loaders.dbtsql import load_dbt_pair, start_workers
+        from semverlint.parallel import Workers
+
         with Workers() as workers:
-            # Reading takes two git processes, both cores: the workers start after it, and load
-            # Jinja and sqlglot while this process validates the configuration and works out
-            # what the change reaches, which takes it longer.
-            head_files = head.read_many(
-                [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
-            )
-            base_files = base.read_many(
-                [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
-            )
+            head_files = head.read_many(head_paths)
+            base_files = base.read_many(base_paths)
+            # Reading takes two git processes, both cores: the workers start after it, and
+            # load Jinja and sqlglot while this process works out what the change reaches.
             start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
-            config = listing_config(head_listing, head, catalogue, options)
             if config.dialect is not None:
                 workers.rehearse(config.dialect)
             dialects = (config.dialect, config.dialect)
