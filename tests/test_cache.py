@@ -286,7 +286,9 @@ def test_a_small_change_leaves_jinja_and_sqlglot_to_a_worker(shop: GitRepo, tmp_
     # this process loads neither (on one core, it does the work itself).
     shop.write("models/orders.sql", "select order_id from {{ ref('stg_orders') }}\n")
     args = ["diff", "--repo", str(shop.path), "--format", "json"]
-    watched = ("jinja2", "sqlglot")
+    # The configuration is validated by that worker too: jsonschema is loaded there.
+    shop.write("semverlint.yml", "dialect: duckdb\n")
+    watched = ("jinja2", "jsonschema", "sqlglot")
     for jobs, imported in (("2", []), ("1", list(watched))):
         env = {"SEMVERLINT_JOBS": jobs, "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs)}
         assert imports_of(args, watched, env).imported == imported, jobs

@@ -329,6 +329,22 @@ def test_bad_config_names_the_key_and_line(repo: GitRepo) -> None:
     assert "line 2" in missing.stderr
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_bad_config_of_a_sql_change_stops_the_run_however_it_is_validated(
+    repo: GitRepo, jobs: str
+) -> None:
+    # With a worker to spare, a small change has its configuration validated there: its
+    # error must stop the run all the same, with the same message.
+    repo.write("semverlint.yml", "dialect: duckdb\nrules:\n  column-removd: minor\n")
+    repo.write("models/marts/orders.sql", "select 1 as order_id, 'open' as status\n")
+    repo.commit("bad config, dropped column")
+    result = semverlint("diff", "HEAD~1..HEAD", "--repo", repo.path, env={"SEMVERLINT_JOBS": jobs})
+    assert result.code == 2, result.stdout
+    assert "semverlint.yml (line 3): unknown rule 'column-removd'" in result.stderr
+    assert "did you mean column-removed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_rules_explain_and_schema_commands() -> None:
     listed = semverlint("rules", "--format", "json")
     assert listed.code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import posixpath
 from collections.abc import Mapping
@@ -381,20 +382,24 @@ def load_pair(
     else:
         head_paths = [p for p in head_listing.paths if p != "pyproject.toml" or ref.path == "."]
         base_paths = [p for p in base_listing.paths if p != "pyproject.toml" or ref.path == "."]
-        # git reads the files on the other core while this process validates the
-        # configuration and loads the loaders.
+        # git reads the files on the other core while this process loads the loaders.
         head.prefetch(head_paths)
         base.prefetch(base_paths)
-        config = listing_config(head_listing, head, catalogue, options)
+        sources = config_sources(head_listing, head)
         from semverlint.loaders.dbtsql import load_dbt_pair, start_workers
         from semverlint.parallel import Workers
 
         with Workers() as workers:
+            # Workers start now, while their fork is cheap: the first validates the
+            # configuration (jsonschema is the costliest import a small change would make
+            # here), then all load Jinja and sqlglot while this process works out what the
+            # change reaches.
+            validate = functools.partial(judged_config, *sources, catalogue, options.config)
+            changed_sql = _changed_sql(base_listing, head_listing, base, head)
+            validating = start_workers(workers, changed_sql, validate)
             head_files = head.read_many(head_paths)
             base_files = base.read_many(base_paths)
-            # Reading takes two git processes, both cores: the workers start after it, and
-            # load Jinja and sqlglot while this process works out what the change reaches.
-            start_workers(workers, _changed_sql(base_listing, head_listing, base, head))
+            config = validating.result() if validating is not None else validate()
             if config.dialect is not None:
                 workers.rehearse(config.dialect)
             dialects = (config.dialect, config.dialect)
@@ -413,14 +418,38 @@ def listing_config(
 ) -> Config:
     """The configuration a project is judged by: its own file over the root's pyproject.toml,
     under --config. A pair is judged by its head's."""
+    return judged_config(*config_sources(listing, head), catalogue, options.config)
+
+
+ConfigSources = tuple[ProjectRef, dict[str, bytes], "bytes | None"]
+
+
+def config_sources(listing: Listing, head: SnapshotLike) -> ConfigSources:
+    """What a project's configuration is read from: its own file, and the root's
+    pyproject.toml when there is one."""
     ref = listing.ref
     config_marker = CONFIG_MARKER if ref.path == "." else f"{ref.path}/{CONFIG_MARKER}"
     config_files = head.read_many([p for p in listing.paths if p == config_marker])
+    pyproject = (
+        head.read_many(["pyproject.toml"])["pyproject.toml"]
+        if ("pyproject.toml" in listing.paths)
+        else None
+    )
+    return ref, config_files, pyproject
+
+
+def judged_config(
+    ref: ProjectRef,
+    config_files: Mapping[str, bytes],
+    pyproject: bytes | None,
+    catalogue: Catalogue,
+    override: Config | None,
+) -> Config:
+    """The configuration from its sources, validated; ConfigError when it is not valid."""
     root_config = Config()
-    if "pyproject.toml" in listing.paths:
-        raw = head.read_many(["pyproject.toml"])["pyproject.toml"]
-        root_config = parse_pyproject(raw, "pyproject.toml", catalogue) or Config()
-    return merge(project_config(ref, config_files, root_config, catalogue), options.config)
+    if pyproject is not None:
+        root_config = parse_pyproject(pyproject, "pyproject.toml", catalogue) or Config()
+    return merge(project_config(ref, config_files, root_config, catalogue), override)
 
 
 def _changed_sql(

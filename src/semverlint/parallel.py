@@ -8,11 +8,11 @@ comparison and whichever model they came from. The pass that follows, in lineage
 finds it all in the cache. Results are the values the sequential path computes, under
 the same keys.
 
-Workers also do what would otherwise make this process load Jinja or sqlglot while they
-run: parsing much property YAML, the few analyses that wait on upstream models, the
-problems in the project's macros and the verdicts on changed column types. A small
-change starts one worker early for that reason alone: it loads both on the other core
-while this process reads the project.
+Workers also do what would otherwise make this process load Jinja, sqlglot or jsonschema
+while they run: validating the configuration, parsing much property YAML, the few
+analyses that wait on upstream models, the problems in the project's macros and the
+verdicts on changed column types. A small change starts one worker early for that reason
+alone: it loads them on the other core while this process reads the project.
 """
 
 from __future__ import annotations
@@ -174,12 +174,15 @@ class Workers:
             return True
         return min(workers(), 8) >= 2 and jobs >= parallel_min()
 
-    def warm(self, count: int = 8) -> None:
+    def warm(self, count: int = 8, first: Callable[[], R] | None = None) -> Future[R] | None:
         """Start up to `count` workers now, each loading what rendering and analysing take
-        (about a fifth of a second) while this process is busy with something else."""
+        (about a fifth of a second) while this process is busy with something else; one
+        of them does `first` before that, and its future is returned."""
         pool = self._start(count)
+        started = pool.submit(first) if first is not None else None
         for _ in range(self._size):
             pool.submit(_prepare)
+        return started
 
     def rehearse(self, dialect: str | None) -> None:
         """Have the running workers use the dialect once before the jobs come, so that the

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from semverlint.cache import Cache, MemoryCache, make_key, read
 from semverlint.differ import type_key, type_pairs
@@ -67,6 +67,8 @@ from semverlint.parallel import (
     parallel_min,
 )
 from semverlint.yamltrim import entry_texts, keep_entries
+
+T = TypeVar("T")
 
 # Beyond this depth of upstream models a star stays open rather than risk the stack.
 MAX_DEPTH = 400
@@ -728,9 +730,12 @@ def load_dbt_pair(
         return (interfaces[0], ()), (interfaces[1], ())
 
 
-def start_workers(workers: Workers, changed_sql: int) -> None:
+def start_workers(
+    workers: Workers, changed_sql: int, first: Callable[[], T] | None = None
+) -> Future[T] | None:
     """Start the workers a change of this many SQL files is sure to use, so that they load
-    Jinja and sqlglot while this process works out what the change reaches.
+    Jinja and sqlglot while this process works out what the change reaches. The first
+    worker does `first` before that: its answer, or None when no worker started.
 
     A quarter as many files as the jobs worth workers (16 by default) come to several
     times as many jobs (both sides' renders, the downstream models', the analyses): all
@@ -738,9 +743,10 @@ def start_workers(workers: Workers, changed_sql: int) -> None:
     one worker, on the other core, for the few renders and analyses: this process then
     loads neither."""
     if workers.worth(changed_sql * 4):
-        workers.warm()
-    elif changed_sql and workers.spare():
-        workers.warm(1)
+        return workers.warm(first=first)
+    if changed_sql and workers.spare():
+        return workers.warm(1, first)
+    return None
 
 
 def _changed_sql(base_files: Mapping[str, bytes], head_files: Mapping[str, bytes]) -> int:
