@@ -286,10 +286,10 @@ def test_a_small_change_leaves_jinja_and_sqlglot_to_a_worker(shop: GitRepo, tmp_
     # this process loads neither (on one core, it does the work itself).
     shop.write("models/orders.sql", "select order_id from {{ ref('stg_orders') }}\n")
     args = ["diff", "--repo", str(shop.path), "--format", "json"]
-    # The configuration is validated by that worker too: jsonschema is loaded there.
+    # A project this small has its configuration validated here, not ahead in the worker.
     shop.write("semverlint.yml", "dialect: duckdb\n")
     watched = ("jinja2", "jsonschema", "sqlglot")
-    for jobs, imported in (("2", []), ("1", list(watched))):
+    for jobs, imported in (("2", ["jsonschema"]), ("1", list(watched))):
         env = {"SEMVERLINT_JOBS": jobs, "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs)}
         assert imports_of(args, watched, env).imported == imported, jobs
 
@@ -410,3 +410,30 @@ def test_the_cache_format_changes_with_the_shape_of_what_it_holds() -> None:
     shape = [[c.__name__, [[f.name, str(f.type)] for f in dataclasses.fields(c)]] for c in classes]
     digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:16]
     assert (FORMAT, digest) == (5, "681ebf04ea5567be")
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["in-a-worker", "here"])
+def test_a_configuration_validated_in_a_worker_is_the_one_validated_here(
+    shop: GitRepo, monkeypatch: pytest.MonkeyPatch, ahead: bool
+) -> None:
+    # A large project has its configuration validated by the first worker, a small one by
+    # this process: the same configuration, or the same error, either way.
+    from semverlint import api
+    from semverlint.errors import ConfigError
+    from semverlint.report import report_to_dict
+    from semverlint.rules import load_catalogue
+
+    monkeypatch.setenv("SEMVERLINT_JOBS", "2")
+    monkeypatch.setattr(api, "VALIDATE_AHEAD_FILES", 0 if ahead else 10**9)
+    shop.write("semverlint.yml", "rules:\n  column-removed: minor\n")
+    shop.write("models/orders.sql", "select order_id from {{ ref('stg_orders') }}\n")
+    shop.run("add", "-A")
+    request = api.Request(repo=str(shop.path), staged=True, options=api.Options())
+    project = report_to_dict(api.run(request, load_catalogue()))["projects"][0]
+    assert [(c["rule"], c["bump"]) for c in project["changes"]] == [("column-removed", "minor")]
+    shop.write("semverlint.yml", "rules:\n  column-removd: minor\n")
+    shop.run("add", "-A")
+    with pytest.raises(ConfigError, match="unknown rule 'column-removd'") as raised:
+        api.run(request, load_catalogue())
+    assert raised.value.hint is not None
+    assert "did you mean column-removed" in raised.value.hint
