@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -437,3 +438,49 @@ def test_a_configuration_validated_in_a_worker_is_the_one_validated_here(
         api.run(request, load_catalogue())
     assert raised.value.hint is not None
     assert "did you mean column-removed" in raised.value.hint
+
+
+def _star_chain(repo: GitRepo, levels: int, width: int) -> None:
+    """`width` models at each of `levels` levels, each `select *` over one of the level
+    below: every one needs its upstream model's columns for a second analysis."""
+    for level in range(levels):
+        for index in range(width):
+            upstream = f"l{level - 1}_{index}" if level else "stg_orders"
+            repo.write(
+                f"models/l{level}_{index}.sql", f"select * from {{{{ ref('{upstream}') }}}}\n"
+            )
+
+
+def test_analyses_with_upstream_columns_go_to_the_workers_a_level_at_once(
+    shop: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semverlint import api
+    from semverlint.parallel import Workers
+    from semverlint.report import report_to_dict
+    from semverlint.rules import load_catalogue
+
+    levels, width = 4, 5
+    _star_chain(shop, levels, width)
+    shop.commit("a chain of stars")
+    shop.write("models/stg_orders.sql", STG.replace("as amount", "as amount, 1 as extra"))
+    shop.run("add", "-A")
+    calls: list[int] = []
+    analyse = Workers.analyse
+
+    def counted(self: Workers, jobs: list[Any]) -> Any:
+        calls.append(len(jobs))
+        return analyse(self, jobs)
+
+    monkeypatch.setattr(Workers, "analyse", counted)
+    monkeypatch.setenv("SEMVERLINT_PARALLEL_MIN", "1")
+    monkeypatch.setenv("SEMVERLINT_JOBS", "2")
+    options = api.Options(cache=True, cache_dir=tmp_path / "cache")
+    request = api.Request(repo=str(shop.path), staged=True, options=options)
+    report = report_to_dict(api.run(request, load_catalogue()))
+    added = {c["model"] for c in report["projects"][0]["changes"] if c["rule"] == "column-added"}
+    chain = {f"l{level}_{index}" for level in range(levels) for index in range(width)}
+    assert added == {"stg_orders", "orders"} | chain
+    # On each side, a round trip per level for the analyses that need the level below (and
+    # a few for the first analyses), not one a model.
+    assert len(calls) <= 2 * (levels + 5)
+    assert calls.count(width) >= 2 * (levels - 1)

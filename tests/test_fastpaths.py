@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from semverlint.cache import make_key
 from semverlint.interface import Column
 from semverlint.loaders.dbtsql import analysis_key
+from semverlint.modelsql import lineage_order
 
 
 def _every_field_set() -> Column:
@@ -84,3 +88,50 @@ def test_a_file_name_splits_as_posixpath_splits_it() -> None:
         "models/x/orders.",
     ):
         assert split_name(path) == posixpath.splitext(posixpath.basename(path)), path
+
+
+@st.composite
+def _graphs(draw: st.DrawFn) -> tuple[list[str], dict[str, list[str]]]:
+    """Models and the models each reads (some unknown, some in cycles)."""
+    names = [f"m{i}" for i in range(draw(st.integers(0, 12)))]
+    parents = st.lists(st.sampled_from([*names, "elsewhere"]), max_size=4) if names else st.just([])
+    return names, {name: draw(parents) for name in names}
+
+
+@settings(max_examples=300, deadline=None)
+@given(graph=_graphs())
+def test_lineage_order_puts_every_upstream_model_first_a_level_at_a_time(
+    graph: tuple[list[str], dict[str, list[str]]],
+) -> None:
+    names, refs = graph
+    order = lineage_order(names, refs)
+    assert sorted(order) == sorted(names)
+    place = {name: index for index, name in enumerate(order)}
+    # A model is placed after every model it reads, unless they read each other (a cycle).
+    for name in names:
+        for parent in refs[name]:
+            if parent in place and not _reaches(parent, name, refs):
+                assert place[parent] < place[name], (parent, name)
+    # Without cycles, models come a level at a time: a model's level is the longest chain of
+    # models it reads.
+    if not any(_reaches(name, name, refs) for name in names):
+        levels = [_level(name, names, refs) for name in order]
+        assert levels == sorted(levels)
+
+
+def _reaches(start: str, goal: str, refs: dict[str, list[str]]) -> bool:
+    """Whether `goal` reads `start`, through any chain of models."""
+    seen, todo = set(), [goal]
+    while todo:
+        for parent in refs.get(todo.pop(), ()):
+            if parent == start:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return False
+
+
+def _level(name: str, names: list[str], refs: dict[str, list[str]]) -> int:
+    parents = [p for p in refs[name] if p in names]
+    return 1 + max((_level(p, names, refs) for p in parents), default=-1)

@@ -22,24 +22,30 @@ class Analysed:
 
 
 def lineage_order(names: Sequence[str], refs: Mapping[str, Iterable[str]]) -> list[str]:
-    """Models with their upstream models first; a cycle falls back to name order."""
+    """Models with their upstream models first, a level at a time: those that read no other
+    model, then those that read only them, and so on (a model's analyses with its upstream
+    models' columns can then go to the workers a level at once). A cycle falls back to name
+    order."""
     order: list[str] = []
-    state: dict[str, int] = {}
+    level: dict[str, int] = {}
+    visiting: set[str] = set()
     known = set(names)
 
     def visit(name: str, depth: int) -> None:
-        if state.get(name) or depth > 10_000:
+        if name in level or name in visiting or depth > 10_000:
             return
-        state[name] = 1
-        for parent in sorted(refs.get(name, ())):
-            if parent in known:
-                visit(parent, depth + 1)
-        state[name] = 2
+        visiting.add(name)
+        parents = [p for p in sorted(refs.get(name, ())) if p in known]
+        for parent in parents:
+            visit(parent, depth + 1)
+        visiting.discard(name)
+        # A parent still being visited closes a cycle: it does not order this model.
+        level[name] = 1 + max((level[p] for p in parents if p in level), default=-1)
         order.append(name)
 
     for name in sorted(names):
         visit(name, 0)
-    return order
+    return sorted(order, key=level.__getitem__)  # stable: within a level, as visited
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,21 @@ class _Upstream(Mapping[str, Model]):
         return len(self._stage.specs)
 
 
+Finished = tuple[Model, list[Diagnostic]]  # a model analysed, and what its analysis found
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A model rendered, waiting for an analysis that is not in the cache yet."""
+
+    model: Model
+    diagnostics: tuple[Diagnostic, ...]
+    result: Rendered
+    layout: Layout
+    job: AnalyseJob  # the analysis it waits for
+    upstream_known: bool = False  # whether the job has its upstream models' columns
+
+
 class _Stage:
     """One state of one project going through the SQL stage."""
 
@@ -159,6 +174,7 @@ class _Stage:
         self.resolver = LineageResolver(dbt.project.name, frozenset(self.specs), latest, sources)
         self.analysed: dict[str, Model] = {m.key: m for m in dbt.seeds}
         self.pending: set[str] = set()
+        self.waiting: dict[str, _Waiting] = {}  # models whose analysis is for the workers
         self.diagnostics: list[Diagnostic] = []
         self.lookup = _Upstream(self)
 
@@ -166,6 +182,8 @@ class _Stage:
         return self.focus is None or key in self.focus
 
     def upstream(self, key: str) -> Model | None:
+        if key in self.waiting:
+            self._flush()
         if key in self.analysed:
             return self.analysed[key]
         if key not in self.specs or key in self.pending or len(self.pending) > MAX_DEPTH:
@@ -174,41 +192,67 @@ class _Stage:
 
     def analyse(self, key: str, *, report: bool) -> Model:
         """The model with its SQL analysed; its diagnostics count only when it is reported."""
-        spec = self.specs[key]
         self.pending.add(key)
         try:
-            model, diagnostics = self._analyse(spec)
+            step = self._begin(self.specs[key])
+            while isinstance(step, _Waiting):
+                step = self._continue(step, self._analysis(step.job, step.result, step.layout))
         finally:
             self.pending.discard(key)
+        return self._done(key, step, report=report)
+
+    def _done(self, key: str, step: Finished, *, report: bool) -> Model:
+        model, diagnostics = step
         self.analysed[key] = model
         if report:
             self.diagnostics.extend(diagnostics)
         return model
 
-    def _analyse(self, spec: ModelSpec) -> tuple[Model, list[Diagnostic]]:
+    def _begin(self, spec: ModelSpec) -> Finished | _Waiting:
+        """The model analysed, or waiting for an analysis that is not in the cache."""
         if spec.file.language != "sql":  # Python models: known by name and YAML only
             return spec.build(), []
         result, layout = self.renders.get(spec.file)
         resolver = self.resolver
+        refs = resolver.model_refs(result.relations)
+        if not self.waiting.keys().isdisjoint(refs):
+            self._flush()  # types flow from upstream models: they are finished first
         model = replace(
             spec.build(dict(result.config)),
-            refs=tuple(sorted(resolver.model_refs(result.relations))),
+            refs=tuple(sorted(refs)),
             foreign_refs=resolver.foreign_refs(result.relations),
             opaque=bool(result.diagnostics),
         )
-        diagnostics = list(sql_diagnostics(model, result.diagnostics))
+        diagnostics = tuple(sql_diagnostics(model, result.diagnostics))
         # First without upstream models' columns: a query that names its output columns needs
         # none (the analyser attributes them to their one source), so no ancestor is analysed.
         # Only an output that still holds a star asks for them, which depends on this model's
         # own SQL alone and so is decided alike on both sides.
         blind = blind_upstream(result.relations, resolver.sources)
-        analysed = self._analysis(result, layout, blind)
-        if not isinstance(analysed, str) and not analysed.full.closed:
+        step = _Waiting(model, diagnostics, result, layout, self._job(result, layout, blind))
+        analysed = self._cached(step.job, layout)
+        return step if analysed is None else self._continue(step, analysed)
+
+    def _continue(self, step: _Waiting, analysed: Analysed | str) -> Finished | _Waiting:
+        """The model with an analysis it waited for: finished, or waiting for its analysis
+        with its upstream models' columns when the first one still holds a star."""
+        if not step.upstream_known and not isinstance(analysed, str) and not analysed.full.closed:
+            relations = step.result.relations
             upstream = {
-                identifier: resolver.columns(r, self.lookup) for identifier, r in result.relations
+                identifier: self.resolver.columns(r, self.lookup) for identifier, r in relations
             }
-            if upstream != blind:
-                analysed = self._analysis(result, layout, upstream)
+            if upstream != dict(step.job.upstream):
+                step = replace(
+                    step, job=self._job(step.result, step.layout, upstream), upstream_known=True
+                )
+                cached = self._cached(step.job, step.layout)
+                if cached is None:
+                    return step
+                analysed = cached
+        return self._finish(step, analysed)
+
+    def _finish(self, step: _Waiting, analysed: Analysed | str) -> Finished:
+        model, diagnostics, result = step.model, list(step.diagnostics), step.result
         if isinstance(analysed, str):
             message = f"SQL not analysed, classified from its YAML: {analysed}"
             return model, [*diagnostics, *sql_diagnostics(model, [message], "error")]
@@ -216,30 +260,80 @@ class _Stage:
         # Types flow only from models analysed already (upstream first, in lineage order):
         # asking for more would analyse every ancestor, and an unchanged one gives both sides
         # the same type anyway.
-        names = resolver.lineage_map(result.relations)
+        names = self.resolver.lineage_map(result.relations)
         model, reconciled = reconcile(model, analysed, names, self.analysed)
         if model.resource == "snapshot":
             model = with_snapshot_columns(model)
         return model, [*diagnostics, *reconciled]
 
-    def _analysis(
+    def _job(
         self, result: Rendered, layout: Layout, upstream: dict[str, tuple[str, ...] | None]
-    ) -> Analysed | str:
+    ) -> AnalyseJob:
         key = analysis_key(self.dialect, result.sql, layout, upstream)
-        cached = read(self.cache, key, analysed_from_json)
+        return AnalyseJob(key, result.sql, tuple(sorted(upstream.items())), self.dialect)
+
+    def _cached(self, job: AnalyseJob, layout: Layout) -> Analysed | str | None:
+        cached = read(self.cache, job.key, analysed_from_json)
         # Problems may say on which line they are: true only of the text they came from.
         if cached is not None and (not _by_layout(layout) or _unplaced(cached)):
+            return cached
+        return None
+
+    def _analysis(self, job: AnalyseJob, result: Rendered, layout: Layout) -> Analysed | str:
+        cached = self._cached(job, layout)
+        if cached is not None:
             return cached
         if self.workers is not None and self.workers.running:
             # The workers have sqlglot loaded already; this process would load it (a tenth
             # of a second) for the few analyses that wait on their upstream models.
-            job = AnalyseJob(key, result.sql, tuple(sorted(upstream.items())), self.dialect)
             ((_, value),) = self.workers.analyse([job])[0].result()
-            self.cache.put(key, value)
+            self.cache.put(job.key, value)
             return analysed_from_json(value)
-        analysed = analyse_rendered(result, self.dialect, upstream)
-        self.cache.put(key, analysed_to_json(analysed))
+        analysed = analyse_rendered(result, self.dialect, dict(job.upstream))
+        self.cache.put(job.key, analysed_to_json(analysed))
         return analysed
+
+    def _start(self, key: str) -> None:
+        """Analyse a model the change reaches, or leave it waiting when its analysis is for
+        the workers: they take every waiting one at once, when a model needs one of them or
+        the pass ends, not one round trip each."""
+        if key in self.analysed or key in self.waiting:
+            return
+        self.pending.add(key)
+        try:
+            step = self._begin(self.specs[key])
+        finally:
+            self.pending.discard(key)
+        self._settle(key, step)
+
+    def _settle(self, key: str, step: Finished | _Waiting) -> None:
+        if not isinstance(step, _Waiting):
+            self._done(key, step, report=self.wanted(key))
+        elif self.workers is not None and self.workers.running:
+            self.waiting[key] = step
+        else:
+            self._settle(
+                key, self._continue(step, self._analysis(step.job, step.result, step.layout))
+            )
+
+    def _flush(self) -> None:
+        """Analyse the waiting models in the workers, all at once, and take them on in order:
+        finished, or waiting again for their analysis with their upstream models' columns."""
+        waiting, self.waiting = self.waiting, {}
+        assert self.workers is not None  # models wait only when the workers run
+        jobs = {step.job.key: step.job for step in waiting.values()}
+        values: dict[str, Any] = {}
+        for future in self.workers.analyse(list(jobs.values())):
+            for key, value in future.result():
+                self.cache.put(key, value)
+                values[key] = value
+        for key, step in waiting.items():
+            self.pending.add(key)
+            try:
+                next_step = self._continue(step, analysed_from_json(values[step.job.key]))
+            finally:
+                self.pending.discard(key)
+            self._settle(key, next_step)
 
     def plain(self, spec: ModelSpec) -> Model:
         """A model out of reach of the change: its YAML and config, refs read from the text."""
@@ -265,7 +359,9 @@ class _Stage:
         # them cost a one-model change as much as its analysis.
         refs = {key: text_refs(self.specs[key].file, self.specs) for key in wanted}
         for key in lineage_order(wanted, refs):
-            self.upstream(key)
+            self._start(key)
+        while self.waiting:  # a model taken on may wait again, for its second analysis
+            self._flush()
         # A model out of reach is the same on both sides and yields no delta: it is left out.
         models = [
             self.analysed.get(key) or spec.build()
