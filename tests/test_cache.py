@@ -484,3 +484,26 @@ def test_analyses_with_upstream_columns_go_to_the_workers_a_level_at_once(
     # a few for the first analyses), not one a model.
     assert len(calls) <= 2 * (levels + 5)
     assert calls.count(width) >= 2 * (levels - 1)
+
+
+def test_a_ref_hidden_in_a_macro_is_analysed_alike_with_and_without_a_worker(
+    shop: GitRepo, tmp_path: Path
+) -> None:
+    # `hidden` reads `middle` through a macro, so lineage order (from the refs in the text)
+    # puts it first; its analyses wait for the worker, and taking them on must analyse
+    # `middle` (and `stg_orders`, waiting too) as the sequential pass does.
+    shop.write("macros/upstream.sql", "{% macro middle() %}{{ ref('middle') }}{% endmacro %}\n")
+    shop.write("models/middle.sql", "select * from {{ ref('stg_orders') }}\n")
+    shop.write("models/hidden.sql", "select * from {{ middle() }}\n")
+    shop.commit("a ref hidden in a macro")
+    shop.write("models/stg_orders.sql", STG.replace("as amount", "as amount, 1 as extra"))
+    shop.write("models/hidden.sql", "-- reads middle\nselect * from {{ middle() }}\n")
+    outputs = []
+    for jobs in ("1", "2"):
+        env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / jobs), "SEMVERLINT_JOBS": jobs}
+        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
+        assert result.code == 0, result.stderr
+        outputs.append(json.loads(result.stdout)["projects"][0])
+    assert outputs[0] == outputs[1]
+    added = {c["model"] for c in outputs[1]["changes"] if c["rule"] == "column-added"}
+    assert {"stg_orders", "middle", "hidden"} <= added

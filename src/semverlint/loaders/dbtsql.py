@@ -208,11 +208,13 @@ class _Stage:
             self.diagnostics.extend(diagnostics)
         return model
 
-    def _begin(self, spec: ModelSpec) -> Finished | _Waiting:
+    def _begin(
+        self, spec: ModelSpec, rendered: tuple[Rendered, Layout] | None = None
+    ) -> Finished | _Waiting:
         """The model analysed, or waiting for an analysis that is not in the cache."""
         if spec.file.language != "sql":  # Python models: known by name and YAML only
             return spec.build(), []
-        result, layout = self.renders.get(spec.file)
+        result, layout = rendered or self.renders.get(spec.file)
         resolver = self.resolver
         refs = resolver.model_refs(result.relations)
         if not self.waiting.keys().isdisjoint(refs):
@@ -299,9 +301,15 @@ class _Stage:
         the pass ends, not one round trip each."""
         if key in self.analysed or key in self.waiting:
             return
+        spec = self.specs[key]
+        rendered = self.renders.get(spec.file) if spec.file.language == "sql" else None
+        if rendered and not self.waiting.keys().isdisjoint(
+            self.resolver.model_refs(rendered[0].relations)
+        ):
+            self._flush()  # before this model counts as being analysed: see upstream()
         self.pending.add(key)
         try:
-            step = self._begin(self.specs[key])
+            step = self._begin(spec, rendered)
         finally:
             self.pending.discard(key)
         self._settle(key, step)
@@ -328,6 +336,8 @@ class _Stage:
                 self.cache.put(key, value)
                 values[key] = value
         for key, step in waiting.items():
+            if key in self.analysed:  # read through a macro's ref by one before it: done then
+                continue
             self.pending.add(key)
             try:
                 next_step = self._continue(step, analysed_from_json(values[step.job.key]))
