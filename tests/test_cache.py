@@ -507,3 +507,24 @@ def test_a_ref_hidden_in_a_macro_is_analysed_alike_with_and_without_a_worker(
     assert outputs[0] == outputs[1]
     added = {c["model"] for c in outputs[1]["changes"] if c["rule"] == "column-added"}
     assert {"stg_orders", "middle", "hidden"} <= added
+
+
+def test_models_that_read_each_other_are_analysed_once_with_and_without_a_worker(
+    shop: GitRepo, tmp_path: Path
+) -> None:
+    # dbt refuses a cycle; reading one must still end, alike on every path, each model
+    # analysed once (its problems reported once).
+    shop.write("models/ping.sql", "select * from {{ ref('pong') }}\n")
+    shop.write("models/pong.sql", "select * from {{ ref('ping') }} join {{ ref('orders') }}\n")
+    shop.commit("a cycle")
+    shop.write("models/ping.sql", "-- again\nselect * from {{ ref('pong') }}\n")
+    shop.write("models/pong.sql", "-- again\nselect * from {{ ref('ping') }}\n")
+    outputs = []
+    for jobs in ("1", "2"):
+        env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / jobs), "SEMVERLINT_JOBS": jobs}
+        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
+        assert result.code == 0, result.stderr
+        outputs.append(json.loads(result.stdout)["projects"][0])
+    assert outputs[0] == outputs[1]
+    diagnostics = [json.dumps(d, sort_keys=True) for d in outputs[0]["diagnostics"]]
+    assert len(diagnostics) == len(set(diagnostics))

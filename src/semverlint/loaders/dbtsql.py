@@ -310,19 +310,17 @@ class _Stage:
         self.pending.add(key)
         try:
             step = self._begin(spec, rendered)
+            while isinstance(step, _Waiting) and not (self.workers and self.workers.running):
+                step = self._continue(step, self._analysis(step.job, step.result, step.layout))
         finally:
             self.pending.discard(key)
         self._settle(key, step)
 
     def _settle(self, key: str, step: Finished | _Waiting) -> None:
-        if not isinstance(step, _Waiting):
-            self._done(key, step, report=self.wanted(key))
-        elif self.workers is not None and self.workers.running:
+        if isinstance(step, _Waiting):
             self.waiting[key] = step
         else:
-            self._settle(
-                key, self._continue(step, self._analysis(step.job, step.result, step.layout))
-            )
+            self._done(key, step, report=self.wanted(key))
 
     def _flush(self) -> None:
         """Analyse the waiting models in the workers, all at once, and take them on in order:
