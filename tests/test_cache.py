@@ -486,6 +486,20 @@ def test_analyses_with_upstream_columns_go_to_the_workers_a_level_at_once(
     assert calls.count(width) >= 2 * (levels - 1)
 
 
+def _alike_with_a_worker(repo: GitRepo, tmp_path: Path) -> dict[str, Any]:
+    """The first project of the JSON report, which must be the same with one job and with
+    two (a small change: one worker, its analyses left to the lineage pass)."""
+    outputs = []
+    for jobs in ("1", "2"):
+        env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / jobs), "SEMVERLINT_JOBS": jobs}
+        result = semverlint("diff", "--repo", repo.path, "--format", "json", env=env)
+        assert result.code == 0, result.stderr
+        outputs.append(json.loads(result.stdout)["projects"][0])
+    assert outputs[0] == outputs[1]
+    project: dict[str, Any] = outputs[1]
+    return project
+
+
 def test_a_ref_hidden_in_a_macro_is_analysed_alike_with_and_without_a_worker(
     shop: GitRepo, tmp_path: Path
 ) -> None:
@@ -498,14 +512,8 @@ def test_a_ref_hidden_in_a_macro_is_analysed_alike_with_and_without_a_worker(
     shop.commit("a ref hidden in a macro")
     shop.write("models/stg_orders.sql", STG.replace("as amount", "as amount, 1 as extra"))
     shop.write("models/hidden.sql", "-- reads middle\nselect * from {{ middle() }}\n")
-    outputs = []
-    for jobs in ("1", "2"):
-        env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / jobs), "SEMVERLINT_JOBS": jobs}
-        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
-        assert result.code == 0, result.stderr
-        outputs.append(json.loads(result.stdout)["projects"][0])
-    assert outputs[0] == outputs[1]
-    added = {c["model"] for c in outputs[1]["changes"] if c["rule"] == "column-added"}
+    project = _alike_with_a_worker(shop, tmp_path)
+    added = {c["model"] for c in project["changes"] if c["rule"] == "column-added"}
     assert {"stg_orders", "middle", "hidden"} <= added
 
 
@@ -519,12 +527,6 @@ def test_models_that_read_each_other_are_analysed_once_with_and_without_a_worker
     shop.commit("a cycle")
     shop.write("models/ping.sql", "-- again\nselect * from {{ ref('pong') }}\n")
     shop.write("models/pong.sql", "-- again\nselect * from {{ ref('ping') }}\n")
-    outputs = []
-    for jobs in ("1", "2"):
-        env = {"SEMVERLINT_CACHE_DIR": str(tmp_path / jobs), "SEMVERLINT_JOBS": jobs}
-        result = semverlint("diff", "--repo", shop.path, "--format", "json", env=env)
-        assert result.code == 0, result.stderr
-        outputs.append(json.loads(result.stdout)["projects"][0])
-    assert outputs[0] == outputs[1]
-    diagnostics = [json.dumps(d, sort_keys=True) for d in outputs[0]["diagnostics"]]
+    project = _alike_with_a_worker(shop, tmp_path)
+    diagnostics = [json.dumps(d, sort_keys=True) for d in project["diagnostics"]]
     assert len(diagnostics) == len(set(diagnostics))

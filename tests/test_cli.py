@@ -333,8 +333,8 @@ def test_bad_config_names_the_key_and_line(repo: GitRepo) -> None:
 def test_bad_config_of_a_sql_change_stops_the_run_however_it_is_validated(
     repo: GitRepo, jobs: str
 ) -> None:
-    # With a worker to spare, a small change has its configuration validated there: its
-    # error must stop the run all the same, with the same message.
+    # With one job or two, the error stops the run with its message (the first worker
+    # validates a large project's configuration: see test_cache).
     repo.write("semverlint.yml", "dialect: duckdb\nrules:\n  column-removd: minor\n")
     repo.write("models/marts/orders.sql", "select 1 as order_id, 'open' as status\n")
     repo.commit("bad config, dropped column")
