@@ -192,14 +192,25 @@ class _Stage:
 
     def analyse(self, key: str, *, report: bool) -> Model:
         """The model with its SQL analysed; its diagnostics count only when it is reported."""
-        self.pending.add(key)
-        try:
+        with self._analysing(key):
             step = self._begin(self.specs[key])
             while isinstance(step, _Waiting):
-                step = self._continue(step, self._analysis(step.job, step.result, step.layout))
+                step = self._here(step)
+        return self._done(key, step, report=report)
+
+    @contextmanager
+    def _analysing(self, key: str) -> Iterator[None]:
+        """While `key` counts as being analysed: a model it leads back to finds its star over
+        it open, rather than analysing it again (a cycle)."""
+        self.pending.add(key)
+        try:
+            yield
         finally:
             self.pending.discard(key)
-        return self._done(key, step, report=report)
+
+    def _here(self, step: _Waiting) -> Finished | _Waiting:
+        """The step taken on with the analysis it waits for, got without waiting with others."""
+        return self._continue(step, self._analysis(step.job, step.result, step.layout))
 
     def _done(self, key: str, step: Finished, *, report: bool) -> Model:
         model, diagnostics = step
@@ -307,13 +318,10 @@ class _Stage:
             self.resolver.model_refs(rendered[0].relations)
         ):
             self._flush()  # before this model counts as being analysed: see upstream()
-        self.pending.add(key)
-        try:
+        with self._analysing(key):
             step = self._begin(spec, rendered)
             while isinstance(step, _Waiting) and not (self.workers and self.workers.running):
-                step = self._continue(step, self._analysis(step.job, step.result, step.layout))
-        finally:
-            self.pending.discard(key)
+                step = self._here(step)
         self._settle(key, step)
 
     def _settle(self, key: str, step: Finished | _Waiting) -> None:
@@ -336,11 +344,8 @@ class _Stage:
         for key, step in waiting.items():
             if key in self.analysed:  # read through a macro's ref by one before it: done then
                 continue
-            self.pending.add(key)
-            try:
+            with self._analysing(key):
                 next_step = self._continue(step, analysed_from_json(values[step.job.key]))
-            finally:
-                self.pending.discard(key)
             self._settle(key, next_step)
 
     def plain(self, spec: ModelSpec) -> Model:
@@ -357,9 +362,7 @@ class _Stage:
     def analyse_job(self, spec: ModelSpec) -> AnalyseJob:
         """The first analysis of a model: its query with sources' columns only."""
         result, layout = self.renders.get(spec.file)
-        blind = blind_upstream(result.relations, self.resolver.sources)
-        key = analysis_key(self.dialect, result.sql, layout, blind)
-        return AnalyseJob(key, result.sql, tuple(sorted(blind.items())), self.dialect)
+        return self._job(result, layout, blind_upstream(result.relations, self.resolver.sources))
 
     def run(self, project_dir: str, marker: str) -> Interface:
         wanted = [k for k in self.specs if self.wanted(k)]
