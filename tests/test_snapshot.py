@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +16,14 @@ from semverlint.snapshot import (
     UNBORN_LABEL,
     WORKTREE_LABEL,
     DirectorySnapshot,
+    Layout,
     Repository,
     RevisionInfo,
     Snapshot,
     ancestry_depth,
     fetch_command,
     parse_cat_file_batch,
+    parse_layout,
 )
 
 
@@ -278,6 +278,59 @@ def test_linked_worktree_and_subdirectory(history: GitRepo, tmp_path: Path) -> N
     assert "models/d.sql" in head.paths()
     with Repository.open(linked / "models") as repository:
         assert repository.root == linked
+
+
+def test_opened_from_inside_its_git_directory_a_repository_reads_its_working_tree(
+    history: GitRepo,
+) -> None:
+    with Repository.open(history.path / ".git" / "refs") as repository:
+        assert repository.root == history.path.resolve()
+        assert not repository.bare
+        _, head = repository.snapshots(parse_range(None))
+        assert head.info.rev == WORKTREE_LABEL
+        assert "models/a.sql" in head.paths()
+
+
+def test_a_folder_reached_through_a_symlink(history: GitRepo, tmp_path: Path) -> None:
+    (tmp_path / "via").symlink_to(history.path / "models")
+    with Repository.open(tmp_path / "via") as repository:
+        assert repository.root == history.path.resolve()
+
+
+def test_git_missing_from_path_is_said_plainly(
+    history: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RepositoryError, match="git cannot be run") as caught:
+        Repository.open(history.path)
+    assert caught.value.hint == "install git and put it on PATH"
+
+
+_HEAD = "a" * 40
+
+
+@pytest.mark.parametrize(
+    ("status", "output", "layout"),
+    [
+        (0, f"false\ntrue\nfalse\n/r/.git\n\n{_HEAD}\n", Layout("/w", False, False, _HEAD)),
+        (0, f"false\ntrue\ntrue\n/r/.git\n../\n{_HEAD}\n", Layout("/", False, True, _HEAD)),
+        (1, "false\ntrue\nfalse\n/r/.git\n\n", Layout("/w", False, False, None)),
+        (0, f"true\nfalse\nfalse\n/b.git\n{_HEAD}\n", Layout("/b.git", True, False, _HEAD)),
+        (1, "true\nfalse\nfalse\n/b.git\n", Layout("/b.git", True, False, None)),
+        # Inside a working tree's .git: the working tree above it.
+        (0, f"false\nfalse\nfalse\n/r/.git\n{_HEAD}\n", Layout("/r", False, False, _HEAD)),
+        # A git directory elsewhere, without a working tree: read as a bare one.
+        (0, f"false\nfalse\nfalse\n/g/x\n{_HEAD}\n", Layout("/g/x", True, False, _HEAD)),
+        # A newline in the git directory's name is kept.
+        (0, f"true\nfalse\nfalse\n/a\nb.git\n{_HEAD}\n", Layout("/a\nb.git", True, False, _HEAD)),
+        (128, "", None),
+        (0, "fatal\n", None),
+        (0, "false\ntrue\nfalse\n", None),
+        (0, "yes\ntrue\nfalse\n/r/.git\n\n", None),
+    ],
+)
+def test_parse_layout(status: int, output: str, layout: Layout | None) -> None:
+    assert parse_layout("/w", status, output.encode()) == layout
 
 
 def test_path_with_spaces(tmp_path: Path) -> None:
@@ -561,12 +614,3 @@ def test_cat_file_batch_reports_missing_objects() -> None:
     oid = "0" * 40
     with pytest.raises(RepositoryError, match="missing"):
         parse_cat_file_batch(f"{oid} missing\n".encode(), [oid])
-
-
-def test_importing_does_not_load_gitpython() -> None:
-    # `semverlint --version` must stay fast: GitPython loads only when a repository is opened.
-    code = "import sys, semverlint.snapshot; print('git' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
