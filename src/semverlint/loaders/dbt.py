@@ -7,9 +7,10 @@ import hashlib
 import io
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Literal
 
 from semverlint.cache import Cache
@@ -116,6 +117,11 @@ class ModelFile:
     text: str
     language: str  # sql | python
     resource: str = "model"  # model | snapshot
+    # The name folded: files are looked up by it a dozen times a comparison, on each side.
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", fold(self.name))
 
     @cached_property
     def digest(self) -> str:
@@ -322,6 +328,22 @@ def under(rel: str, roots: tuple[str, ...]) -> str | None:
         if rel.startswith(root + "/"):
             return root
     return None
+
+
+def paths_under(
+    project_dir: str,
+    paths: Iterable[str],
+    roots: tuple[str, ...],
+    extensions: str | tuple[str, ...],
+) -> list[str]:
+    """The paths of a project's files with one of `extensions` under one of `roots`, sorted.
+
+    What `under` says of each path, asked in two C calls a path: a project's thousands of
+    files are sorted this way five times a side."""
+    base = "" if project_dir == "." else f"{project_dir}/"
+    everywhere = any(root in ("", ".") for root in roots)
+    prefixes = (base,) if everywhere else tuple(f"{base}{root}/" for root in roots)
+    return sorted(p for p in paths if p.endswith(extensions) and p.startswith(prefixes))
 
 
 # ---------------------------------------------------------------- dbt_project.yml config
@@ -804,7 +826,7 @@ def model_files(
             file = read
             if memo is not None:
                 memo[(path, raw)] = file
-        key = fold(file.name)
+        key = file.key
         if key in found:
             diagnostics.append(
                 Diagnostic(
@@ -934,10 +956,8 @@ def _opt(value: Any) -> str | None:
 def seed_models(
     project: DbtProjectFile, project_dir: str, files: Mapping[str, bytes], properties: Properties
 ) -> Iterator[Model]:
-    for path in sorted(p for p in files if p.endswith(".csv")):
+    for path in paths_under(project_dir, files, project.seed_paths, ".csv"):
         rel = relative(project_dir, path)
-        if under(rel, project.seed_paths) is None:
-            continue
         if files[path].startswith(LFS_POINTER):
             continue  # reported by lfs_diagnostics
         name = posixpath.splitext(posixpath.basename(rel))[0]
@@ -1057,6 +1077,14 @@ class ModelSpec:
     project: DbtProjectFile
     version: str | None = None
     config_name: str | None = None  # the file's own name, when a version is named otherwise
+    # Asked of every model several times a run (sorting, lookups by key): made with the spec.
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        name = self.file.name
+        if self.entry is not None and self.version:
+            name = str(self.entry.data["name"])
+        object.__setattr__(self, "key", model_key(name, self.version))
 
     @cached_property
     def project_config(self) -> Mapping[str, Any]:
@@ -1064,16 +1092,6 @@ class ModelSpec:
         not for every model of the project."""
         name = self.config_name or self.file.name
         return folder_config(self.project.models_tree, self.project.name, self.file.folder, name)
-
-    @cached_property
-    def key(self) -> str:
-        # Asked of every model several times a run (sorting, lookups by key).
-        name = (
-            str(self.entry.data["name"])
-            if self.entry is not None and self.version
-            else self.file.name
-        )
-        return model_key(name, self.version)
 
     def build(self, sql_config: Mapping[str, Any] | None = None) -> Model:
         return build_model(
@@ -1105,9 +1123,7 @@ def snapshot_files(
     """Each `{% snapshot name %} ... {% endsnapshot %}` block is a relation of its own."""
     found: list[ModelFile] = []
     diagnostics: list[Diagnostic] = []
-    for path in sorted(p for p in files if p.endswith(".sql")):
-        if under(relative(project_dir, path), roots) is None:
-            continue
+    for path in paths_under(project_dir, files, roots, ".sql"):
         raw = files[path]
         if raw.startswith(LFS_POINTER) or _binary(raw) or len(raw) > MAX_FILE_BYTES:
             diagnostics.append(
@@ -1129,13 +1145,13 @@ def all_model_files(
     """Models and snapshots; a snapshot named like a model is reported and left out."""
     models, diagnostics = model_files(project_dir, files, project.model_paths, memo)
     snapshots, more = snapshot_files(project_dir, files, project.snapshot_paths)
-    names = {fold(m.name) for m in models}
+    names = {m.key for m in models}
     clashes = tuple(
         Diagnostic("error", f"snapshot {s.name!r} has the name of a model; skipped", s.path)
         for s in snapshots
-        if fold(s.name) in names
+        if s.key in names
     )
-    kept = tuple(s for s in snapshots if fold(s.name) not in names)
+    kept = tuple(s for s in snapshots if s.key not in names)
     return (*models, *kept), (*diagnostics, *more, *clashes)
 
 
@@ -1144,11 +1160,7 @@ def property_files(
 ) -> dict[str, bytes]:
     """The YAML files under the model, seed and snapshot paths, by path."""
     roots = (*project.model_paths, *project.seed_paths, *project.snapshot_paths)
-    return {
-        p: raw
-        for p, raw in files.items()
-        if p.endswith(PROPERTY_EXTENSIONS) and under(relative(project_dir, p), roots) is not None
-    }
+    return {p: files[p] for p in paths_under(project_dir, files, roots, PROPERTY_EXTENSIONS)}
 
 
 def read_dbt_project(
@@ -1179,11 +1191,11 @@ def read_dbt_project(
     model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
-        ModelSpec(file, properties.models.get(fold(file.name)), project)
+        ModelSpec(file, properties.models.get(file.key), project)
         for file in model_list
-        if fold(file.name) not in claimed
+        if file.key not in claimed
     )
-    known = {fold(s.file.name) for s in specs} | {
+    known = {s.file.key for s in specs} | {
         fold(str(s.entry.data["name"])) for s in specs if s.entry
     }
     orphans = tuple(
@@ -1197,13 +1209,7 @@ def read_dbt_project(
         if key not in known
     )
     macros = tuple(
-        (p, decode(files[p]))
-        for p in sorted(
-            p
-            for p in files
-            if p.endswith(".sql")
-            and under(relative(project_dir, p), project.macro_paths) is not None
-        )
+        (p, decode(files[p])) for p in paths_under(project_dir, files, project.macro_paths, ".sql")
     )
     suppression_diagnostics = unexplained(
         {
@@ -1215,7 +1221,7 @@ def read_dbt_project(
     profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
     return DbtProject(
         project=project,
-        specs=tuple(sorted(specs, key=lambda s: s.key)),
+        specs=tuple(sorted(specs, key=attrgetter("key"))),
         seeds=tuple(seed_models(project, project_dir, files, properties)),
         properties=properties,
         macros=macros,
@@ -1225,15 +1231,7 @@ def read_dbt_project(
             *file_diagnostics,
             *version_diagnostics,
             *orphans,
-            *lfs_diagnostics(
-                [
-                    p
-                    for p in files
-                    if p.endswith(".csv")
-                    and under(relative(project_dir, p), project.seed_paths) is not None
-                ],
-                files,
-            ),
+            *lfs_diagnostics(paths_under(project_dir, files, project.seed_paths, ".csv"), files),
             *suppression_diagnostics,
         ),
     )
@@ -1290,7 +1288,7 @@ def _versioned_specs(
     dbt reads version N from `<name>_v<N>.sql` unless `defined_in` names another file;
     the unsuffixed `<name>.sql` serves the latest version when no suffixed file exists.
     """
-    by_name = {fold(f.name): f for f in files}
+    by_name = {f.key: f for f in files}
     specs: list[ModelSpec] = []
     claimed: set[str] = set()
     diagnostics: list[Diagnostic] = []
@@ -1315,7 +1313,7 @@ def _versioned_specs(
                     )
                 )
                 continue
-            claimed.add(fold(file.name))
+            claimed.add(file.key)
             specs.append(ModelSpec(replace(file, name=name), entry, project, v, file.name))
         if key in by_name and key not in claimed:
             claimed.add(key)

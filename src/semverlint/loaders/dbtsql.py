@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from semverlint.cache import Cache, MemoryCache, make_key, read
 from semverlint.differ import type_key, type_pairs
-from semverlint.discover import relative
 from semverlint.facts import Rendered
 from semverlint.interface import Diagnostic, Interface, Model, fold
 from semverlint.loaders.dbt import (
@@ -39,11 +38,11 @@ from semverlint.loaders.dbt import (
     cached_parser,
     collect_properties,
     parse_project_file,
+    paths_under,
     project_interface,
     property_files,
     read_dbt_project,
     split_name,
-    under,
     yaml_key,
 )
 from semverlint.modelsql import (
@@ -662,10 +661,8 @@ def property_filter(
     if project is None:
         return None
     macro_roots = project.macro_paths
-    for path in base_files.keys() | head_files.keys():
-        if under(relative(project_dir, path), macro_roots) is not None and base_files.get(
-            path
-        ) != head_files.get(path):
+    for path in paths_under(project_dir, base_files.keys() | head_files.keys(), macro_roots, ""):
+        if base_files.get(path) != head_files.get(path):
             return None
     before = property_files(project_dir, base_files, project)
     after = property_files(project_dir, head_files, project)
@@ -684,8 +681,8 @@ def property_filter(
     memo: TextMemo = {}
     old_list = all_model_files(project_dir, base_files, project, memo)
     new_list = all_model_files(project_dir, head_files, project, memo)
-    old_files = {fold(f.name): f for f in old_list[0]}
-    new_files = {fold(f.name): f for f in new_list[0]}
+    old_files = {f.key: f for f in old_list[0]}
+    new_files = {f.key: f for f in new_list[0]}
     for key in old_files.keys() | new_files.keys():
         old_file, new_file = old_files.get(key), new_files.get(key)
         # A renamed or moved file (even by case alone) may name or configure its relation anew.
@@ -768,7 +765,7 @@ def _spec_keys(files: frozenset[str], sides: tuple[DbtProject, ...]) -> frozense
         for side in sides
         for spec in side.specs
         if spec.key in files
-        or fold(spec.file.name) in files
+        or spec.file.key in files
         # A version's file and a snapshot's are named otherwise than the relation.
         or (
             (spec.version is not None or spec.file.resource == "snapshot")
