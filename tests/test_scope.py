@@ -29,10 +29,13 @@ TEXTS = {
     "sources later": b"version: 2\nsources:\n  - name: raw\n    tables:\n      - name: t\n",
     "sources in a description": b"version: 2\nmodels:\n  - name: x\n    description: sources: y\n",
     "nothing": b"version: 2\nmodels:\n  - name: customers\n",
+    "mentioned, not named": b"version: 2\nmodels:\n  - name: x\n    description: orders\n",
 }
+# More names than are looked for one by one before the pattern runs.
+FIVE = {"orders", "a", "b", "c", "d"}
 
 
-@pytest.mark.parametrize("names", [{"orders"}, {"commandes_été"}, {"orders_v2", "x"}, set()])
+@pytest.mark.parametrize("names", [{"orders"}, {"commandes_été"}, {"orders_v2", "x"}, FIVE, set()])
 @pytest.mark.parametrize("label", sorted(TEXTS))
 def test_the_pattern_for_a_few_names_finds_what_reading_every_name_finds(
     label: str, names: set[str]
@@ -52,6 +55,7 @@ def test_the_pattern_for_a_few_names_finds_what_reading_every_name_finds(
         ("a longer name", "none"),
         ("a name inside another", "none"),
         ("nothing", "none"),
+        ("mentioned, not named", "none"),
         ("exposures first", "all"),
         ("exposures later", "all"),
         ("metrics indented", "none"),
@@ -61,9 +65,10 @@ def test_the_pattern_for_a_few_names_finds_what_reading_every_name_finds(
         ("sources in a description", "none"),
     ],
 )
-def test_what_a_file_is_parsed_for(label: str, need: str) -> None:
-    names = frozenset({"orders"})
-    assert _need(TEXTS[label], names, _naming(names))[0] == need
+@pytest.mark.parametrize("names", [{"orders"}, FIVE])
+def test_what_a_file_is_parsed_for(label: str, need: str, names: set[str]) -> None:
+    wanted = frozenset(names)
+    assert _need(TEXTS[label], wanted, _naming(wanted))[0] == need
 
 
 def test_many_names_are_read_one_by_one() -> None:
