@@ -3,7 +3,10 @@ replaced slower ones give exactly the answers of the code they replaced."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -280,3 +283,44 @@ def test_a_one_model_change_imports_no_package_metadata(git_repo: GitRepo) -> No
     )
     assert run.imported == []
     assert "column-removed" in run.stdout
+
+
+# -- the workers end with the run ------------------------------------------------------------
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The processes whose environment holds `marker` (the run's workers inherit it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="lists processes in /proc")
+def test_no_worker_outlives_the_run(git_repo: GitRepo, tmp_path: Path) -> None:
+    # The pool is shut down without waiting, so that the workers exit while the report is
+    # written; the run must still not end before they have.
+    write_shop(git_repo)
+    git_repo.commit("base")
+    drop_amount(git_repo)
+    run_id = uuid.uuid4().hex
+    marker = f"SEMVERLINT_TEST_RUN={run_id}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SEMVERLINT_")},
+        "SEMVERLINT_CACHE_DIR": str(tmp_path / "cache"),
+        "SEMVERLINT_JOBS": "2",
+        "SEMVERLINT_PARALLEL_MIN": "1",
+        "SEMVERLINT_TEST_RUN": run_id,
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "semverlint", "diff", "--repo", str(git_repo.path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert run.wait(timeout=120) == 0
+    assert _processes_with(marker) == []

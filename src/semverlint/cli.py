@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import os
 import sys
+import threading
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -361,6 +362,10 @@ def main() -> None:
         # A reader that went away (`| head`) leaves nothing to flush to.
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    # What an ordinary exit waits for: the threads still at work (reaping the workers).
+    for thread in threading.enumerate():
+        if not thread.daemon and thread is not threading.current_thread():
+            thread.join()
     os._exit(code)
 
 

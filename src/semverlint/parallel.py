@@ -165,7 +165,10 @@ class Workers:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            # Not waiting: a worker that loaded sqlglot takes 5-10 ms to exit (its memory is
+            # unmapped), time this process spends writing the report. The pool's thread
+            # still reaps the workers: the process waits for it before it ends.
+            self._pool.shutdown(wait=False)
             self._pool = None
 
     def worth(self, jobs: int) -> bool:
