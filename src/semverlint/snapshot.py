@@ -24,8 +24,9 @@ UNBORN_LABEL = "HEAD (no commits yet)"
 # Blob modes of files we read. 120000 (symlink) and 160000 (submodule) are left out on purpose:
 # a symlink's blob is its target path, and following it could leave the repository.
 _FILE_MODES = frozenset({"100644", "100755", "100664"})
-# Below this many blobs a read is not worth starting ahead, nor waiting on one started ahead.
-_PREFETCH_MIN_BLOBS = 16
+# Below this many blobs asked for, a read started ahead with many more is not waited on: they
+# are read again (the configuration, read while a project's files are coming).
+_WAIT_MIN_BLOBS = 16
 _SPLIT_MIN_BLOBS = 1000  # from here on, two `cat-file` processes read half each
 _SKIP_WORKTREE_TAG = "S"
 _ANCESTRY = re.compile(r"[~^]([0-9]*)")
@@ -267,12 +268,12 @@ class _Blobs:
         return self.read_many([oid])[oid]
 
     def prefetch(self, oids: Iterable[str]) -> None:
-        """Start reading many blobs that read_many will be asked for: git inflates them into
+        """Start reading blobs that read_many will be asked for: git inflates them into
         unnamed temporary files, on the other cores, while this process goes on with work
         that needs no file (loading modules, validating the configuration). A file rather
         than a pipe: draining a pipe would need this process's attention, 64 KB at a time."""
         wanted = sorted(set(oids) - self._read.keys() - {o for b in self._coming for o in b.oids})
-        if len(wanted) < _PREFETCH_MIN_BLOBS:
+        if not wanted:
             return
         for part in [wanted] if len(wanted) < _SPLIT_MIN_BLOBS else _halves(wanted):
             started = _Coming.start(self._git, part)
@@ -280,13 +281,17 @@ class _Blobs:
                 self._coming.append(started)
 
     def _collect(self, asked: set[str]) -> None:
-        """Take in what the prefetches of `asked` read, when they are many: a few are read
-        again rather than waited for (the configuration, read while the rest is coming).
-        What a prefetch failed to read is read again, and any error reported, as usual."""
+        """Take in what the prefetches of `asked` read: a few blobs are read again rather
+        than waited for in a read of many (the configuration, read while the rest is
+        coming). What a prefetch failed to read is read again, and any error reported, as
+        usual."""
         missing = asked - self._read.keys()
-        if len(missing) < _PREFETCH_MIN_BLOBS:
-            return
-        for batch in [b for b in self._coming if not missing.isdisjoint(b.oids)]:
+        for batch in [
+            b
+            for b in self._coming
+            if not missing.isdisjoint(b.oids)
+            and (len(missing) >= _WAIT_MIN_BLOBS or len(b.oids) < _WAIT_MIN_BLOBS)
+        ]:
             self._coming.remove(batch)
             self._read.update(batch.finish())
 
