@@ -287,12 +287,17 @@ def test_a_small_change_leaves_jinja_and_sqlglot_to_a_worker(shop: GitRepo, tmp_
     # this process loads neither (on one core, it does the work itself).
     shop.write("models/orders.sql", "select order_id from {{ ref('stg_orders') }}\n")
     args = ["diff", "--repo", str(shop.path), "--format", "json"]
-    # A project this small has its configuration validated here, not ahead in the worker.
+    # A project this small has its configuration validated here, not ahead in the worker;
+    # a plain one without jsonschema.
     shop.write("semverlint.yml", "dialect: duckdb\n")
     watched = ("jinja2", "jsonschema", "sqlglot")
-    for jobs, imported in (("2", ["jsonschema"]), ("1", list(watched))):
+    for jobs, imported in (("2", []), ("1", ["jinja2", "sqlglot"])):
         env = {"SEMVERLINT_JOBS": jobs, "SEMVERLINT_CACHE_DIR": str(tmp_path / jobs)}
         assert imports_of(args, watched, env).imported == imported, jobs
+    # Rules are more than plain values: jsonschema validates them.
+    shop.write("semverlint.yml", "dialect: duckdb\nrules:\n  column-added: patch\n")
+    env = {"SEMVERLINT_JOBS": "2", "SEMVERLINT_CACHE_DIR": str(tmp_path / "rules")}
+    assert imports_of(args, watched, env).imported == ["jsonschema"]
 
 
 def test_an_untouched_project_with_a_config_imports_no_validator(shop: GitRepo) -> None:

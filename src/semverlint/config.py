@@ -7,11 +7,15 @@ import json
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semverlint.errors import ConfigError
+from semverlint.plainschema import plainly_valid
 from semverlint.rules import Catalogue
 from semverlint.yamlio import LineDict, load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,10 +80,8 @@ def parse_pyproject(raw: bytes, source: str, catalogue: Catalogue) -> Config | N
 
 def parse_config(data: Any, source: str, catalogue: Catalogue) -> Config:
     """Validate against the shipped schema, then against the catalogue; raise ConfigError."""
-    import jsonschema  # only a run that has configuration pays for it
-
-    validator = jsonschema.Draft202012Validator(load_schema("config"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    schema = load_schema("config")
+    errors = [] if plainly_valid(data, schema) else _schema_errors(data, schema)
     if errors:
         error = errors[0]
         raise ConfigError(
@@ -107,6 +109,13 @@ def parse_config(data: Any, source: str, catalogue: Catalogue) -> Config:
         else None,
         present=True,
     )
+
+
+def _schema_errors(data: Any, schema: dict[str, Any]) -> list[jsonschema.ValidationError]:
+    import jsonschema  # only a configuration that is not plainly valid pays for it
+
+    validator = jsonschema.Draft202012Validator(schema)
+    return sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
 
 
 def _ignore_entry(item: dict[str, Any], source: str, catalogue: Catalogue) -> IgnoreEntry:
