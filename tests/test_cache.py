@@ -535,3 +535,39 @@ def test_models_that_read_each_other_are_analysed_once_with_and_without_a_worker
     project = _alike_with_a_worker(shop, tmp_path)
     diagnostics = [json.dumps(d, sort_keys=True) for d in project["diagnostics"]]
     assert len(diagnostics) == len(set(diagnostics))
+
+
+def test_a_small_change_is_rendered_and_analysed_ahead_in_one_round_trip(
+    shop: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semverlint import api
+    from semverlint.parallel import Workers
+    from semverlint.report import report_to_dict
+    from semverlint.rules import load_catalogue
+
+    shop.write("models/orders.sql", "select order_id, amount from {{ ref('stg_orders') }}\n")
+    shop.write("models/totals.sql", "select sum(amount) as total from {{ ref('orders') }}\n")
+    shop.commit("models that name their columns")
+    shop.write(
+        "models/orders.sql", "select order_id, amount * 2 as amount from {{ ref('stg_orders') }}\n"
+    )
+    shop.run("add", "-A")
+    calls: list[str] = []
+    for name in ("render", "analyse", "render_ahead"):
+        method = getattr(Workers, name)
+
+        def counted(self: Workers, *args: Any, _name: str = name, _method: Any = method) -> Any:
+            calls.append(_name)
+            return _method(self, *args)
+
+        monkeypatch.setattr(Workers, name, counted)
+    monkeypatch.setenv("SEMVERLINT_JOBS", "2")
+    options = api.Options(cache=True, cache_dir=tmp_path / "cache")
+    request = api.Request(repo=str(shop.path), staged=True, options=options)
+    report = report_to_dict(api.run(request, load_catalogue()))
+    # Both sides of orders and totals, which reads it, went to the worker at once; what it
+    # made is found under the keys the lineage pass asks for: nothing else was sent.
+    assert calls == ["render_ahead"]
+    changed = {(c["rule"], c["model"]) for c in report["projects"][0]["changes"]}
+    assert ("column-logic-changed", "orders") in changed
+    assert _alike_with_a_worker(shop, tmp_path)["changes"] == report["projects"][0]["changes"]

@@ -26,6 +26,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from semverlint.cache import make_key
+
 # Below this many jobs, starting workers costs more than it saves.
 PARALLEL_MIN = 64
 # Jobs per batch sent to a worker: a few tens of milliseconds of work, so results stream
@@ -60,6 +62,34 @@ class AnalyseJob:
     sql: tuple[str, ...]
     upstream: tuple[tuple[str, tuple[str, ...] | None], ...]
     dialect: str | None
+
+
+Layout = tuple["str | None", ...]  # each query's tokens (sql.layout_key), None if untokenized
+
+
+def analysis_key(
+    dialect: str | None,
+    sql: tuple[str, ...],
+    layout: Layout,
+    upstream: Mapping[str, tuple[str, ...] | None],
+) -> str:
+    """What an analysis is remembered by: the queries' tokens, so a reformatted model finds
+    the analysis of its old text, or the text itself when it does not tokenize."""
+    query = ("layout", *layout) if _by_layout(layout) else ("sql", *sql)
+    return _analysis_key(dialect, query, tuple(sorted(upstream.items())))
+
+
+@functools.lru_cache(maxsize=16384)
+def _analysis_key(
+    dialect: str | None, query: tuple[str | None, ...], upstream: tuple[object, ...]
+) -> str:
+    # Asked four times of a model in a large change (its job and its lineage pass, on each
+    # side), and a model's tokens run to kilobytes: hashing them once is what costs.
+    return make_key("analyse", dialect, query, upstream)
+
+
+def _by_layout(layout: Layout) -> bool:
+    return bool(layout) and None not in layout
 
 
 # Per worker process: the sandboxes it has built, one per render context it was sent.
@@ -135,6 +165,30 @@ def _render(setup: RenderSetup, jobs: list[RenderJob]) -> RenderBatch:
         for job in jobs
     ]
     return entries, tuple(renderer.diagnostics)
+
+
+def _render_ahead(setup: RenderSetup, jobs: list[RenderJob]) -> tuple[RenderBatch, AnalyseBatch]:
+    """Render models and analyse those that read no source, as their first analyses are
+    made (without upstream models' columns), before the process that sent them knows what
+    the sources hold: all the work a small change's own models need, done while it reads
+    the project's YAML."""
+    from semverlint.facts import Rendered, rendered_from
+    from semverlint.modelsql import analyse_rendered, analysed_to_json
+
+    renderer = _renderer(setup)
+    entries: list[tuple[str, dict[str, Any]]] = []
+    analyses: AnalyseBatch = []
+    for job in jobs:
+        rendered = rendered_from(renderer.render(job.text))
+        value = render_value(rendered, setup.dialect)
+        entries.append((job.key, value))
+        if any(relation.kind == "source" for _, relation in rendered.relations):
+            continue  # its first analysis has the columns the sources declare
+        upstream = blind_upstream(rendered.relations, {})
+        key = analysis_key(setup.dialect, rendered.sql, tuple(value["layout"]), upstream)
+        analysed = analyse_rendered(Rendered(rendered.sql, (), (), ()), setup.dialect, upstream)
+        analyses.append((key, analysed_to_json(analysed)))
+    return (entries, tuple(renderer.diagnostics)), analyses
 
 
 def _analyse(jobs: list[AnalyseJob]) -> AnalyseBatch:
@@ -219,6 +273,12 @@ class Workers:
         """Render the jobs in workers, in small batches, so that what each batch renders can
         be put to analysis while the others are still rendering."""
         return self._submit(functools.partial(_render, setup), jobs)
+
+    def render_ahead(
+        self, setup: RenderSetup, jobs: list[RenderJob]
+    ) -> Future[tuple[RenderBatch, AnalyseBatch]]:
+        """Render the jobs and analyse what can be analysed yet, in one worker (_render_ahead)."""
+        return self._start().submit(_render_ahead, setup, jobs)
 
     def analyse(self, jobs: list[AnalyseJob]) -> list[Future[AnalyseBatch]]:
         return self._submit(_analyse, jobs)

@@ -1208,9 +1208,7 @@ def read_dbt_project(
         for key, entry in sorted(properties.models.items())
         if key not in known
     )
-    macros = tuple(
-        (p, decode(files[p])) for p in paths_under(project_dir, files, project.macro_paths, ".sql")
-    )
+    macros = project_macros(project_dir, files, project)
     suppression_diagnostics = unexplained(
         {
             p: decode(raw)
@@ -1218,14 +1216,13 @@ def read_dbt_project(
             if (p in property_files_ or p.endswith(MODEL_EXTENSIONS)) and b"semverlint:" in raw
         }
     )
-    profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
     return DbtProject(
         project=project,
         specs=tuple(sorted(specs, key=attrgetter("key"))),
         seeds=tuple(seed_models(project, project_dir, files, properties)),
         properties=properties,
         macros=macros,
-        adapter=adapter_from_profiles(files.get(profiles), project.profile),
+        adapter=project_adapter(project_dir, files, project),
         diagnostics=(
             *properties.diagnostics,
             *file_diagnostics,
@@ -1235,6 +1232,22 @@ def read_dbt_project(
             *suppression_diagnostics,
         ),
     )
+
+
+def project_macros(
+    project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
+) -> tuple[tuple[str, str], ...]:
+    """The macro files' paths and text."""
+    paths = paths_under(project_dir, files, project.macro_paths, ".sql")
+    return tuple((p, decode(files[p])) for p in paths)
+
+
+def project_adapter(
+    project_dir: str, files: Mapping[str, bytes], project: DbtProjectFile
+) -> str | None:
+    """The adapter of the project's profile, when a profiles.yml is committed beside it."""
+    profiles = f"{project_dir}/profiles.yml" if project_dir != "." else "profiles.yml"
+    return adapter_from_profiles(files.get(profiles), project.profile)
 
 
 def adapter_from_profiles(raw: bytes | None, profile: str | None) -> str | None:

@@ -9,7 +9,6 @@ sides, so it cannot produce a delta. Loading one state alone analyses every mode
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +25,7 @@ from semverlint.loaders.dbt import (
     _REF,
     NAME_SCAN,
     DbtProject,
+    DbtProjectFile,
     ModelFile,
     ModelSpec,
     Need,
@@ -39,7 +39,9 @@ from semverlint.loaders.dbt import (
     collect_properties,
     parse_project_file,
     paths_under,
+    project_adapter,
     project_interface,
+    project_macros,
     property_files,
     read_dbt_project,
     split_name,
@@ -57,11 +59,15 @@ from semverlint.modelsql import (
 )
 from semverlint.parallel import (
     BATCH,
+    AnalyseBatch,
     AnalyseJob,
+    Layout,
     RenderBatch,
     RenderJob,
     RenderSetup,
     Workers,
+    _by_layout,
+    analysis_key,
     blind_upstream,
     parallel_min,
 )
@@ -73,17 +79,38 @@ T = TypeVar("T")
 MAX_DEPTH = 400
 
 
-def _context_key(dbt: DbtProject, dialect: str | None) -> str:
-    return make_key(
-        "context", dbt.project.name, dbt.adapter, dialect, _render_vars(dbt.project), dbt.macros
+def render_setup(
+    project: DbtProjectFile,
+    adapter: str | None,
+    macros: tuple[tuple[str, str], ...],
+    dialect: str | None,
+) -> RenderSetup:
+    """What a worker needs to render a project's models, with its key."""
+    render_vars = _render_vars(project)
+    return RenderSetup(
+        context=make_key("context", project.name, adapter, dialect, render_vars, macros),
+        project_name=project.name,
+        target_type=adapter or "default",
+        vars=render_vars,
+        macros=macros,
+        dialect=dialect,
     )
 
 
+def _context_key(dbt: DbtProject, dialect: str | None) -> str:
+    return render_setup(dbt.project, dbt.adapter, dbt.macros, dialect).context
+
+
 def _dialect(dbt: DbtProject, dialect: str | None) -> str | None:
-    if dialect is None and dbt.adapter is not None:
+    return _adapter_dialect(dbt.adapter, dialect)
+
+
+def _adapter_dialect(adapter: str | None, dialect: str | None) -> str | None:
+    """The dialect configured, else the adapter's."""
+    if dialect is None and adapter is not None:
         from semverlint.sql import dialect_for_adapter
 
-        return dialect_for_adapter(dbt.adapter)
+        return dialect_for_adapter(adapter)
     return dialect
 
 
@@ -394,39 +421,68 @@ class _Stage:
 SNAPSHOT_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")
 
 
-Layout = tuple["str | None", ...]  # each query's tokens (sql.layout_key), None if untokenized
-
-
-def analysis_key(
-    dialect: str | None,
-    sql: tuple[str, ...],
-    layout: Layout,
-    upstream: Mapping[str, tuple[str, ...] | None],
-) -> str:
-    """What an analysis is remembered by: the queries' tokens, so a reformatted model finds
-    the analysis of its old text, or the text itself when it does not tokenize."""
-    query = ("layout", *layout) if _by_layout(layout) else ("sql", *sql)
-    return _analysis_key(dialect, query, tuple(sorted(upstream.items())))
-
-
-@functools.lru_cache(maxsize=16384)
-def _analysis_key(
-    dialect: str | None, query: tuple[str | None, ...], upstream: tuple[object, ...]
-) -> str:
-    # Asked four times of a model in a large change (its job and its lineage pass, on each
-    # side), and a model's tokens run to kilobytes: hashing them once is what costs.
-    return make_key("analyse", dialect, query, upstream)
-
-
-def _by_layout(layout: Layout) -> bool:
-    return bool(layout) and None not in layout
-
-
 def _unplaced(analysed: Analysed | str) -> bool:
     """True when no problem was found: then nothing in the analysis depends on the layout."""
     return not isinstance(analysed, str) and not any(
         query.diagnostics for query in (analysed.full, analysed.incremental) if query
     )
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A small change's own models, sent to the worker before the YAML is read (render_ahead)."""
+
+    context: str
+    result: Future[tuple[RenderBatch, AnalyseBatch]]
+
+    def into(self, cache: Cache) -> None:
+        """Put what the worker made in the cache, where the stages look first."""
+        (entries, problems), analyses = self.result.result()
+        remember_macros(cache, self.context, problems)
+        for key, value in (*entries, *analyses):
+            cache.put(key, value)
+
+
+# Up to this many renders, the models a small change reaches are sent to its worker ahead.
+AHEAD_MAX_JOBS = 64
+
+
+def render_ahead(
+    project_dir: str,
+    scope: Scope,
+    files: tuple[Mapping[str, bytes], Mapping[str, bytes]],
+    marker: str,
+    dialect: str | None,
+    cache: Cache,
+    workers: Workers,
+) -> Ahead | None:
+    """Send the models a small change reaches to its worker, to render and analyse as far
+    as it can, while this process reads the rest of the YAML side.
+
+    The worker would sit idle otherwise, and a model's first analysis waits on nothing
+    the YAML says unless the model reads a source. What the worker makes goes into the
+    cache under the keys the stages ask for, so a model whose context is not the one
+    assumed here just finds nothing there.
+    """
+    if workers.size != 1:
+        return None
+    project, _ = parse_project_file(files[1][marker], marker)
+    assert project is not None  # the scope is only worked out for a project file that parses
+    macros = project_macros(project_dir, files[1], project)
+    adapter = project_adapter(project_dir, files[1], project)
+    if adapter != project_adapter(project_dir, files[0], project):
+        return None  # each side renders in a context of its own
+    setup = render_setup(project, adapter, macros, _adapter_dialect(adapter, dialect))
+    jobs: dict[str, RenderJob] = {}
+    for found, _ in scope.model_files:
+        for file in found:
+            if file.key in scope.reach and file.language == "sql":
+                key = make_key("render", setup.context, file.digest)
+                if cache.get(key) is None:
+                    jobs[key] = RenderJob(key, file.text)
+    if not jobs or len(jobs) > AHEAD_MAX_JOBS:
+        return None
+    return Ahead(setup.context, workers.render_ahead(setup, list(jobs.values())))
 
 
 def prefetch(stages: tuple[_Stage, ...], workers: Workers) -> None:
@@ -808,6 +864,13 @@ def load_dbt_pair(
         ahead = _YamlAhead(workers, cache)
         parse = cached_parser(cache, ahead)
         scope = property_filter(project_dir, base_files, head_files, marker, parse)
+        own = (
+            render_ahead(
+                project_dir, scope, (base_files, head_files), marker, dialects[1], cache, workers
+            )
+            if scope is not None and dialects[0] == dialects[1]
+            else None
+        )
         wanted = scope.wanted if scope else None
         if workers.size > 1:  # else the YAML is parsed here, file by file, as it is read
             for files in (base_files, head_files):
@@ -845,6 +908,8 @@ def load_dbt_pair(
             _Stage(base, base_dialect, cache, reach, workers),
             _Stage(head, head_dialect, cache, reach, workers),
         )
+        if own is not None:
+            own.into(cache)
         prefetch(stages, workers)
         interfaces = (stages[0].run(project_dir, marker), stages[1].run(project_dir, marker))
         if workers.running:
@@ -973,16 +1038,10 @@ class _Renders:
 
     def setup(self) -> RenderSetup:
         """What a worker needs to render this project's models."""
-        return RenderSetup(
-            context=self.context_key,
-            project_name=self._dbt.project.name,
-            target_type=self._dbt.adapter or "default",
-            vars=_render_vars(self._dbt.project),
-            macros=self._dbt.macros,
-            dialect=self._dialect,
-        )
+        return render_setup(self._dbt.project, self._dbt.adapter, self._dbt.macros, self._dialect)
 
     def key(self, file: ModelFile) -> str:
+        # render_ahead makes the same key.
         return make_key("render", self.context_key, file.digest)
 
     def get(self, file: ModelFile) -> tuple[Rendered, Layout]:
