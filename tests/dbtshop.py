@@ -7,7 +7,8 @@ from typing import Any
 from gitrepo import GitRepo
 from semverlint.classify import Change, Ignored, Impact
 from semverlint.interface import Diagnostic
-from semverlint.report import ProjectReport, Report, RevisionInfo
+from semverlint.report import ProjectReport, Report
+from semverlint.revisions import RevisionInfo
 
 PROJECT = """\
 name: shop

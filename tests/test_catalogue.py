@@ -15,7 +15,8 @@ from semverlint.catalogue_view import rules_markdown
 from semverlint.classify import render_message
 from semverlint.cli import app
 from semverlint.differ import DELTA_KINDS, Delta
-from semverlint.report import RevisionInfo, report_to_dict
+from semverlint.report import report_to_dict
+from semverlint.revisions import RevisionInfo
 from semverlint.rules import Catalogue, Rule, check_coverage, load_catalogue
 from semverlint.snapshot import DirectorySnapshot
 

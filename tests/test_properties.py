@@ -41,8 +41,9 @@ from semverlint.api import Options, build_report, compare_projects, list_project
 from semverlint.bump import rank
 from semverlint.cache import MemoryCache
 from semverlint.errors import SemverlintError
-from semverlint.report import Report, RevisionInfo
+from semverlint.report import Report
 from semverlint.reporters import FORMATS, reporter
+from semverlint.revisions import RevisionInfo
 from semverlint.rules import Catalogue, load_catalogue
 
 settings.register_profile(

@@ -19,7 +19,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from semverlint.api import Options, build_report
-from semverlint.report import RevisionInfo, report_to_dict
+from semverlint.report import report_to_dict
+from semverlint.revisions import RevisionInfo
 from semverlint.rules import Catalogue, load_catalogue
 from semverlint.snapshot import DirectorySnapshot
 

@@ -12,15 +12,14 @@ import pytest
 
 from gitrepo import GitRepo
 from semverlint.errors import RepositoryError, RevisionError, ShallowCloneError, UsageError
-from semverlint.revisions import RevisionRange, parse_range
+from semverlint.revisions import RevisionInfo, RevisionRange, parse_range
 from semverlint.snapshot import (
     INDEX_LABEL,
     UNBORN_LABEL,
     WORKTREE_LABEL,
     DirectorySnapshot,
-    Layout,
+    RepoLayout,
     Repository,
-    RevisionInfo,
     Snapshot,
     _Git,
     ancestry_depth,
@@ -315,24 +314,28 @@ _HEAD = "a" * 40
 @pytest.mark.parametrize(
     ("status", "output", "layout"),
     [
-        (0, f"false\ntrue\nfalse\n/r/.git\n\n{_HEAD}\n", Layout("/w", False, False, _HEAD)),
-        (0, f"false\ntrue\ntrue\n/r/.git\n../\n{_HEAD}\n", Layout("/", False, True, _HEAD)),
-        (1, "false\ntrue\nfalse\n/r/.git\n\n", Layout("/w", False, False, None)),
-        (0, f"true\nfalse\nfalse\n/b.git\n{_HEAD}\n", Layout("/b.git", True, False, _HEAD)),
-        (1, "true\nfalse\nfalse\n/b.git\n", Layout("/b.git", True, False, None)),
+        (0, f"false\ntrue\nfalse\n/r/.git\n\n{_HEAD}\n", RepoLayout("/w", False, False, _HEAD)),
+        (0, f"false\ntrue\ntrue\n/r/.git\n../\n{_HEAD}\n", RepoLayout("/", False, True, _HEAD)),
+        (1, "false\ntrue\nfalse\n/r/.git\n\n", RepoLayout("/w", False, False, None)),
+        (0, f"true\nfalse\nfalse\n/b.git\n{_HEAD}\n", RepoLayout("/b.git", True, False, _HEAD)),
+        (1, "true\nfalse\nfalse\n/b.git\n", RepoLayout("/b.git", True, False, None)),
         # Inside a working tree's .git: the working tree above it.
-        (0, f"false\nfalse\nfalse\n/r/.git\n{_HEAD}\n", Layout("/r", False, False, _HEAD)),
+        (0, f"false\nfalse\nfalse\n/r/.git\n{_HEAD}\n", RepoLayout("/r", False, False, _HEAD)),
         # A git directory elsewhere, without a working tree: read as a bare one.
-        (0, f"false\nfalse\nfalse\n/g/x\n{_HEAD}\n", Layout("/g/x", True, False, _HEAD)),
+        (0, f"false\nfalse\nfalse\n/g/x\n{_HEAD}\n", RepoLayout("/g/x", True, False, _HEAD)),
         # A newline in the git directory's name is kept.
-        (0, f"true\nfalse\nfalse\n/a\nb.git\n{_HEAD}\n", Layout("/a\nb.git", True, False, _HEAD)),
+        (
+            0,
+            f"true\nfalse\nfalse\n/a\nb.git\n{_HEAD}\n",
+            RepoLayout("/a\nb.git", True, False, _HEAD),
+        ),
         (128, "", None),
         (0, "fatal\n", None),
         (0, "false\ntrue\nfalse\n", None),
         (0, "yes\ntrue\nfalse\n/r/.git\n\n", None),
     ],
 )
-def test_parse_layout(status: int, output: str, layout: Layout | None) -> None:
+def test_parse_layout(status: int, output: str, layout: RepoLayout | None) -> None:
     assert parse_layout("/w", status, output.encode()) == layout
 
 

@@ -19,8 +19,9 @@ from gitrepo import GitRepo
 from semverlint.classify import Ignored, Impact
 from semverlint.discover import SKIPPED_DIRS, discover, files_of, is_skipped
 from semverlint.interface import Diagnostic
-from semverlint.report import Report, RevisionInfo
+from semverlint.report import Report
 from semverlint.reporters import text
+from semverlint.revisions import RevisionInfo
 from semverlint.snapshot import (
     index_files,
     parse_index,

@@ -21,7 +21,8 @@ from semverlint.errors import UsageError
 from semverlint.interface import Diagnostic, Interface, Project
 from semverlint.lineage import versioning_violations, with_impact
 from semverlint.policy import Policy, decide
-from semverlint.report import ProjectReport, Report, RevisionInfo
+from semverlint.report import ProjectReport, Report
+from semverlint.revisions import RevisionInfo
 from semverlint.rules import Catalogue
 
 RELEVANT_EXTENSIONS = (".yml", ".yaml", ".sql", ".py", ".csv")
@@ -42,6 +43,8 @@ class SnapshotLike(Protocol):
 
 @dataclass(frozen=True)
 class Options:
+    """How a comparison is run: what the command line and configuration ask."""
+
     project: str | None = None
     config: Config | None = None
     fail_on: Bump | None = None
@@ -53,6 +56,8 @@ class Options:
 
 @dataclass(frozen=True)
 class LoadedProject:
+    """One project of one state, loaded: its interface (None when it cannot be read)."""
+
     ref: ProjectRef
     interface: Interface | None
     config: Config
@@ -522,6 +527,8 @@ def _unchanged(
 
 @dataclass(frozen=True)
 class Request:
+    """A whole run against a git repository: where, which range, how."""
+
     repo: str = "."
     range: str | None = None
     staged: bool = False
@@ -540,8 +547,8 @@ def run(request: Request, catalogue: Catalogue) -> Report:
         return build_report(
             base,
             head,
-            RevisionInfo(base.info.rev, base.info.commit),
-            RevisionInfo(head.info.rev, head.info.commit),
+            base.info,
+            head.info,
             catalogue,
             request.options,
         )

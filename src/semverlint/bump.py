@@ -30,6 +30,8 @@ def min_bump(a: Bump, b: Bump) -> Bump:
 
 @dataclass(frozen=True, order=True)
 class Version:
+    """A semantic version, parsed."""
+
     major: int
     minor: int
     patch: int

@@ -17,6 +17,8 @@ from semverlint.rules import Catalogue
 
 @dataclass(frozen=True)
 class Impact:
+    """A public model a change reaches through lineage."""
+
     project: str
     model: str
     column: str | None = None
@@ -24,12 +26,16 @@ class Impact:
 
 @dataclass(frozen=True)
 class Ignored:
+    """Why a change is accepted: the configured reason, and where it was given."""
+
     reason: str
     source: str | None = None
 
 
 @dataclass(frozen=True)
 class Change:
+    """One classified change, as the report gives it."""
+
     rule: str
     bump: Bump
     model: str

@@ -25,6 +25,8 @@ else:  # pragma: no cover
 
 @dataclass(frozen=True)
 class IgnoreEntry:
+    """One accepted change of the configuration's `ignore` list."""
+
     rule: str
     reason: str
     model: str | None = None
@@ -36,6 +38,8 @@ class IgnoreEntry:
 
 @dataclass(frozen=True)
 class Config:
+    """A project's configuration, validated."""
+
     version: str | None = None
     name: str | None = None
     kind: str | None = None

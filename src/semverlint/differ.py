@@ -66,6 +66,8 @@ TypeJudge = Callable[[str, str], str]
 
 @dataclass(frozen=True)
 class Delta:
+    """One difference between two interfaces, before it is classified."""
+
     kind: str
     model: str
     column: str | None = None

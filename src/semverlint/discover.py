@@ -26,6 +26,8 @@ SKIPPED_DIRS = frozenset(
 
 @dataclass(frozen=True)
 class ProjectRef:
+    """A project found in a listing: its folder and kind."""
+
     path: str  # POSIX folder relative to the repository root, "." for the root
     kind: Literal["dbt", "sql"]
 

@@ -22,6 +22,8 @@ class Rel:
 
 @dataclass(frozen=True)
 class Rendered:
+    """A rendered model as plain data: its queries, config and the relations it reads."""
+
     sql: tuple[str, ...]
     config: tuple[tuple[str, Any], ...]
     relations: tuple[tuple[str, Rel], ...]
@@ -30,6 +32,8 @@ class Rendered:
 
 @dataclass(frozen=True)
 class ColumnFacts:
+    """One output column of an analysed query."""
+
     name: str
     data_type: str | None
     expression: str
@@ -39,6 +43,8 @@ class ColumnFacts:
 
 @dataclass(frozen=True)
 class QueryFacts:
+    """What the analysis of one query found."""
+
     columns: tuple[ColumnFacts, ...]
     closed: bool
     logic: tuple[tuple[str, str], ...]

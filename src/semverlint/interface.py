@@ -23,6 +23,8 @@ def model_key(name: str, version: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A problem found reading the repository, reported and never fatal."""
+
     level: Level
     message: str
     path: str | None = None
@@ -43,6 +45,8 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Column:
+    """A column of a model, with its type and the guarantees declared on it."""
+
     name: str
     data_type: str | None = None
     not_null: bool = False
@@ -93,6 +97,8 @@ class Column:
 
 @dataclass(frozen=True)
 class ModelVersion:
+    """One version of a versioned model."""
+
     v: str
     columns: tuple[Column, ...] = ()
     deprecation_date: str | None = None
@@ -101,6 +107,8 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class Model:
+    """A relation consumers can read: a model, seed, snapshot or table."""
+
     name: str
     resource: str = "model"  # model | seed | snapshot | table | view
     yaml_path: str | None = None
@@ -173,6 +181,8 @@ class Model:
 
 @dataclass(frozen=True)
 class Project:
+    """A project's identity and declared version."""
+
     name: str
     path: str  # POSIX, relative to the repository root; "." for the root
     kind: ProjectKind
@@ -184,6 +194,8 @@ class Project:
 
 @dataclass(frozen=True)
 class Interface:
+    """What a project offers its consumers in one state."""
+
     project: Project
     models: tuple[Model, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())

@@ -40,6 +40,8 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class RenderJob:
+    """A model's text to render, and the cache key of its render."""
+
     key: str
     text: str
 
@@ -58,6 +60,8 @@ class RenderSetup:
 
 @dataclass(frozen=True)
 class AnalyseJob:
+    """A query to analyse, with its upstream columns, and the cache key of its analysis."""
+
     key: str
     sql: tuple[str, ...]
     upstream: tuple[tuple[str, tuple[str, ...] | None], ...]

@@ -20,6 +20,8 @@ from semverlint.classify import Change
 
 @dataclass(frozen=True)
 class Verdict:
+    """What the changes require of the version, and whether the declared one does it."""
+
     required_bump: Bump
     effective_bump: Bump
     declared_bump: Bump | None
@@ -30,6 +32,8 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Policy:
+    """How strictly a check judges the version."""
+
     fail_on: Bump | None = None
     strict: bool = False
 

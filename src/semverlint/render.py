@@ -115,6 +115,8 @@ class Macro:
 
 @dataclass(frozen=True)
 class RenderContext:
+    """What rendering a project's models needs: its name, adapter, vars and macros."""
+
     project_name: str
     target_type: str = "postgres"  # adapter name (dbt target.type)
     vars: tuple[tuple[str, object], ...] = ()  # project vars, already flattened for this project
@@ -123,6 +125,8 @@ class RenderContext:
 
 @dataclass(frozen=True)
 class RenderedModel:
+    """A model rendered: the queries, config and relations Jinja produced."""
+
     # One per distinct is_incremental() branch, False first; () if rendering failed.
     sql: tuple[str, ...]
     # Merged config(...) kwargs, sorted by key; values JSON-like.

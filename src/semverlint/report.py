@@ -9,18 +9,15 @@ from typing import Any
 from semverlint.bump import Bump, max_bump
 from semverlint.classify import Change
 from semverlint.interface import Diagnostic
+from semverlint.revisions import RevisionInfo
 
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class RevisionInfo:
-    rev: str
-    commit: str | None
-
-
-@dataclass(frozen=True)
 class ProjectReport:
+    """One project's result: its changes, diagnostics and the version they need."""
+
     name: str
     path: str
     kind: str
@@ -39,6 +36,8 @@ class ProjectReport:
 
 @dataclass(frozen=True)
 class Report:
+    """The whole result of a run, as every format reports it."""
+
     base: RevisionInfo
     head: RevisionInfo
     projects: tuple[ProjectReport, ...]

@@ -8,6 +8,15 @@ from typing import Literal
 
 from semverlint.errors import UsageError
 
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """Which state a snapshot shows: the label the user knows it by, and its commit if any."""
+
+    rev: str
+    commit: str | None
+
+
 HeadKind = Literal["commit", "worktree", "index"]
 
 ACCEPTED_FORMS = (

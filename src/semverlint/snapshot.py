@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import IO, Protocol
 
 from semverlint.errors import RepositoryError, RevisionError, ShallowCloneError, UsageError
-from semverlint.revisions import RevisionRange
+from semverlint.revisions import RevisionInfo, RevisionRange
 
 WORKTREE_LABEL = "working tree"
 INDEX_LABEL = "index"
@@ -30,14 +30,6 @@ _WAIT_MIN_BLOBS = 16
 _SPLIT_MIN_BLOBS = 1000  # from here on, two `cat-file` processes read half each
 _SKIP_WORKTREE_TAG = "S"
 _ANCESTRY = re.compile(r"[~^]([0-9]*)")
-
-
-@dataclass(frozen=True)
-class RevisionInfo:
-    """Which state a snapshot shows: the label the user knows it by, and its commit if any."""
-
-    rev: str
-    commit: str | None
 
 
 class Snapshot(Protocol):
@@ -639,7 +631,7 @@ def _cannot_run(exc: OSError) -> RepositoryError:
 
 
 @dataclass(frozen=True)
-class Layout:
+class RepoLayout:
     """Where a repository is, as `git rev-parse` tells it from a folder in or under it."""
 
     root: str  # the working tree's top, or the git directory of a repository without one
@@ -664,7 +656,7 @@ LAYOUT_QUERY = (
 )
 
 
-def parse_layout(where: str, status: int, output: bytes) -> Layout | None:
+def parse_layout(where: str, status: int, output: bytes) -> RepoLayout | None:
     """The layout from LAYOUT_QUERY's output, run in `where`; None when it is not one.
 
     The answers come a line each, in order: bare, inside a working tree, shallow, the git
@@ -692,7 +684,7 @@ def parse_layout(where: str, status: int, output: bytes) -> Layout | None:
         root = os.path.dirname(git_dir)  # asked from inside .git: its working tree is above
     else:
         root, bare = git_dir, True  # a git directory without a working tree to read
-    return Layout(root, bare, shallow, head)
+    return RepoLayout(root, bare, shallow, head)
 
 
 # `git ls-files` rather than parsing .git/index: 3 ms for 5,000 entries, and it honours
@@ -723,7 +715,7 @@ class _Running:
 class Repository:
     """A git repository opened read-only; makes the base and head snapshots of a range."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: RepoLayout) -> None:
         self._layout = layout
         self._git = _Git.at(layout.root)
         self._blobs = _Blobs(self._git)

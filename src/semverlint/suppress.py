@@ -16,6 +16,8 @@ _COMMENT = re.compile(
 
 @dataclass(frozen=True)
 class Comment:
+    """An inline `semverlint: allow` comment, as written."""
+
     rule: str
     reason: str | None
     line: int  # where the comment is

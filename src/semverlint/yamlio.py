@@ -52,6 +52,8 @@ class LineDict(dict[str, Any]):
 
 @dataclass(frozen=True)
 class YamlResult:
+    """A YAML file parsed: its data (with lines), or why it could not be."""
+
     data: Any
     error: str | None = None
     # Read anyway, but worth telling: duplicate keys, a file that is not UTF-8. Sorted.

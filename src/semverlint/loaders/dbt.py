@@ -86,6 +86,8 @@ _REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)"
 
 @dataclass(frozen=True)
 class DbtProjectFile:
+    """What dbt_project.yml says that matters here."""
+
     name: str
     version: str | None
     version_line: int | None
@@ -111,6 +113,8 @@ class PropertyEntry:
 
 @dataclass(frozen=True)
 class ModelFile:
+    """A model's file: its name, where it lies and its text."""
+
     name: str
     path: str  # repository-relative
     folder: tuple[str, ...]  # folders below the model path, for dbt_project.yml config
@@ -266,6 +270,8 @@ def _add_sources(
 
 @dataclass(frozen=True)
 class Properties:
+    """The property files of a project, collected by what they describe."""
+
     models: Mapping[str, PropertyEntry]
     seeds: Mapping[str, PropertyEntry]
     sources: Sources

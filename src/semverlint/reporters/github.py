@@ -29,6 +29,8 @@ def escape_property(value: str) -> str:
 
 @dataclass(frozen=True)
 class Annotation:
+    """One workflow command annotation."""
+
     level: str
     message: str
     title: str

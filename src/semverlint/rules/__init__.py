@@ -38,6 +38,8 @@ class Example:
 
 @dataclass(frozen=True)
 class Rule:
+    """One rule of the catalogue."""
+
     id: str
     summary: str
     bump: Bump
@@ -54,6 +56,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """Every rule, by id."""
+
     rules: tuple[Rule, ...]
 
     def get(self, rule_id: str) -> Rule | None:
