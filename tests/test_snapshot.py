@@ -647,3 +647,25 @@ def test_cat_file_batch_reports_missing_objects() -> None:
     oid = "0" * 40
     with pytest.raises(RepositoryError, match="missing"):
         parse_cat_file_batch(f"{oid} missing\n".encode(), [oid])
+
+
+def test_cat_file_batch_parses_a_memory_map_as_it_parses_bytes(tmp_path: Path) -> None:
+    import mmap
+
+    one, two = "1" * 40, "2" * 40
+    output = f"{one} blob 3\nabc\n{two} blob 0\n\n".encode()
+    (tmp_path / "out").write_bytes(output)
+    with (
+        (tmp_path / "out").open("rb") as file,
+        mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+    ):
+        assert parse_cat_file_batch(mapped, [one, two]) == {one: b"abc", two: b""}
+    assert parse_cat_file_batch(output, [one, two]) == {one: b"abc", two: b""}
+
+
+@pytest.mark.parametrize(("cut", "where"), [(10, "before"), (92, "before"), (102, "inside")])
+def test_cat_file_batch_that_stops_short_is_an_error(cut: int, where: str) -> None:
+    one, two = "1" * 40, "2" * 40
+    output = f"{one} blob 3\nabc\n{two} blob 4\nabcd\n".encode()  # the second at byte 52
+    with pytest.raises(RepositoryError, match=f"stopped {where}"):
+        parse_cat_file_batch(output[:cut], [one, two])

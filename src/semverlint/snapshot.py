@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import stat
@@ -121,20 +122,28 @@ def parse_ls_files_stage(output: bytes) -> list[IndexEntry]:
     return entries
 
 
-def parse_cat_file_batch(output: bytes, oids: list[str]) -> dict[str, bytes]:
-    """Split `git cat-file --batch` output for `oids` (asked in that order) into contents."""
+def parse_cat_file_batch(output: bytes | mmap.mmap, oids: list[str]) -> dict[str, bytes]:
+    """Split `git cat-file --batch` output for `oids` (asked in that order) into contents.
+
+    The output may be a file's memory map: its slices are the only copies made."""
     contents: dict[str, bytes] = {}
     position = 0
     for oid in oids:
-        line_end = output.index(b"\n", position)
-        header = output[position:line_end].decode("ascii").split(" ")
+        line_end = output.find(b"\n", position)
+        if line_end == -1:
+            raise RepositoryError(f"`git cat-file` stopped before git object {oid}")
+        header = output[position:line_end].split(b" ")
         if len(header) != 3:
             raise _missing(oid)
-        if header[1] != "blob":
-            raise RepositoryError(f"git object {oid} is a {header[1]}, not a file")
-        size = int(header[2])
-        contents[oid] = output[line_end + 1 : line_end + 1 + size]
-        position = line_end + 2 + size  # content is followed by one LF
+        if header[1] != b"blob":
+            kind = header[1].decode("ascii", "replace")
+            raise RepositoryError(f"git object {oid} is a {kind}, not a file")
+        start = line_end + 1
+        position = start + int(header[2])
+        if position > len(output):
+            raise RepositoryError(f"`git cat-file` stopped inside git object {oid}")
+        contents[oid] = output[start:position]
+        position += 1  # content is followed by one LF
     return contents
 
 
@@ -370,9 +379,11 @@ class _Coming:
         try:
             if self._process.wait() != 0:
                 return {}
-            self._output.seek(0)
-            return parse_cat_file_batch(self._output.read(), self._asked)
-        except (OSError, RepositoryError):
+            # Mapped, not read: reading would copy 12 MB once more (7 ms of a one-model
+            # check at 5,000 models, most of it the first touch of new memory).
+            with mmap.mmap(self._output.fileno(), 0, access=mmap.ACCESS_READ) as output:
+                return parse_cat_file_batch(output, self._asked)
+        except (OSError, ValueError, RepositoryError):
             return {}
         finally:
             self._output.close()
