@@ -378,12 +378,16 @@ class _Stage:
         """A model out of reach of the change: its YAML and config, refs read from the text."""
         return replace(spec.build(), refs=tuple(sorted(text_refs(spec.file, self.specs))))
 
+    def wanted_keys(self) -> list[str]:
+        """The keys of the models the change reaches, sorted: looked up from the reach, not
+        found among the project's thousands of models."""
+        if self.focus is None:
+            return sorted(self.specs)
+        return sorted(self.focus & self.specs.keys())
+
     def wanted_sql(self) -> list[ModelSpec]:
-        return [
-            spec
-            for key, spec in sorted(self.specs.items())
-            if self.wanted(key) and spec.file.language == "sql"
-        ]
+        specs = (self.specs[key] for key in self.wanted_keys())
+        return [spec for spec in specs if spec.file.language == "sql"]
 
     def analyse_job(self, spec: ModelSpec) -> AnalyseJob:
         """The first analysis of a model: its query with sources' columns only."""
@@ -391,7 +395,7 @@ class _Stage:
         return self._job(result, layout, blind_upstream(result.relations, self.resolver.sources))
 
     def run(self, project_dir: str, marker: str) -> Interface:
-        wanted = [k for k in self.specs if self.wanted(k)]
+        wanted = self.wanted_keys()
         # Order needs only the refs among the wanted models: reading every file's text for
         # them cost a one-model change as much as its analysis.
         refs = {key: text_refs(self.specs[key].file, self.specs) for key in wanted}
@@ -400,11 +404,7 @@ class _Stage:
         while self.waiting:  # a model taken on may wait again, for its second analysis
             self._flush()
         # A model out of reach is the same on both sides and yields no delta: it is left out.
-        models = [
-            self.analysed.get(key) or spec.build()
-            for key, spec in sorted(self.specs.items())
-            if self.wanted(key)
-        ]
+        models = [self.analysed.get(key) or self.specs[key].build() for key in wanted]
         diagnostics = [
             Diagnostic("warning", f"macros: {m}", None) for m in self.renders.macro_diagnostics()
         ]
