@@ -401,6 +401,18 @@ def test_inline_suppressions_in_yaml_and_sql(repo: GitRepo) -> None:
     assert any("has no reason" in d["message"] for d in project["diagnostics"])
 
 
+def test_a_reasonless_suppression_in_an_unchanged_file_is_still_reported(
+    repo: GitRepo,
+) -> None:
+    repo.write("models/marts/other.sql", "-- semverlint: allow column-added\nselect 1 as x\n")
+    repo.commit("a suppression without a reason")
+    repo.write("models/marts/orders.sql", "select 1 as order_id, 'open' as status\n")
+    repo.run("add", "-A")  # staged: both states' unchanged files are the same blobs
+    report = semverlint("check", "--staged", "--repo", repo.path, "--format", "json").json
+    paths = {d["path"] for d in report["projects"][0]["diagnostics"] if "no reason" in d["message"]}
+    assert paths == {"models/marts/other.sql"}
+
+
 def test_column_order_is_breaking_when_configured(repo: GitRepo) -> None:
     repo.write(
         "models/marts/orders.sql", "select 'open' as status, 1 as order_id, 10.5 as amount\n"

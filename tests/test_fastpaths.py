@@ -135,3 +135,15 @@ def _reaches(start: str, goal: str, refs: dict[str, list[str]]) -> bool:
 def _level(name: str, names: list[str], refs: dict[str, list[str]]) -> int:
     parents = [p for p in refs[name] if p in names]
     return 1 + max((_level(p, names, refs) for p in parents), default=-1)
+
+
+def test_marked_models_reads_only_what_the_other_state_does_not_share() -> None:
+    from semverlint.loaders.dbt import marked_models
+
+    same, own = b"select 1 -- semverlint: allow column-removed\n", b"select 2\n"
+    base = {"m/a.sql": same, "m/b.sql": b"select 3\n", "m/c.yml": same}
+    assert marked_models(base) == {"m/a.sql"}  # models only: YAML is searched as it is parsed
+    head = {"m/a.sql": base["m/a.sql"], "m/b.sql": own, "m/d.py": same}
+    assert marked_models(head, base, frozenset({"m/a.sql"})) == {"m/a.sql", "m/d.py"}
+    # The very same bytes take the other state's answer, even one it got wrong: not searched.
+    assert marked_models(head, base, frozenset()) == {"m/d.py"}

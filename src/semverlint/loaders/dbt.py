@@ -1087,6 +1087,9 @@ class ModelSpec:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.version is None:  # the file's name, folded already
+            object.__setattr__(self, "key", self.file.key)
+            return
         name = self.file.name
         if self.entry is not None and self.version:
             name = str(self.entry.data["name"])
@@ -1169,13 +1172,38 @@ def property_files(
     return {p: files[p] for p in paths_under(project_dir, files, roots, PROPERTY_EXTENSIONS)}
 
 
+# What marks a suppression comment: files without it are not read for them.
+SUPPRESSION_MARK = b"semverlint:"
+# A state's model files, the problems reading them, and the paths of those that hold a
+# suppression comment: worked out with the other state's, sharing what they have in common.
+FoundModels = tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...], frozenset[str]]
+
+
+def marked_models(
+    files: Mapping[str, bytes],
+    other: Mapping[str, bytes] | None = None,
+    other_marked: frozenset[str] = frozenset(),
+) -> frozenset[str]:
+    """The model files holding a suppression comment; a file that is the very same bytes in
+    `other` is not searched again (nearly all of them, comparing two states)."""
+    found = set()
+    for path, raw in files.items():
+        if path.endswith(MODEL_EXTENSIONS):
+            if other is not None and other.get(path) is raw:
+                if path in other_marked:
+                    found.add(path)
+            elif SUPPRESSION_MARK in raw:
+                found.add(path)
+    return frozenset(found)
+
+
 def read_dbt_project(
     project_dir: str,
     files: Mapping[str, bytes],
     marker: str,
     parse: YamlParser = load_yaml,
     wanted: Callable[[str, bytes], tuple[Need, bytes]] | None = None,
-    found: tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]] | None = None,
+    found: FoundModels | None = None,
 ) -> DbtProject | Diagnostic:
     """Parse the YAML side of a dbt project: project file, properties, model files, seeds.
 
@@ -1194,7 +1222,9 @@ def read_dbt_project(
     property_files_ = {p: raw for p, (need, raw) in needs.items() if need == "all"}
     sources_only = {p: raw for p, (need, raw) in needs.items() if need == "sources"}
     properties = collect_properties(property_files_, parse, sources_only)
-    model_list, file_diagnostics = found or all_model_files(project_dir, files, project)
+    model_list, file_diagnostics = (
+        found[:2] if found is not None else all_model_files(project_dir, files, project)
+    )
     specs, claimed, version_diagnostics = _versioned_specs(project, properties, model_list)
     specs.extend(
         ModelSpec(file, properties.models.get(file.key), project)
@@ -1215,13 +1245,9 @@ def read_dbt_project(
         if key not in known
     )
     macros = project_macros(project_dir, files, project)
-    suppression_diagnostics = unexplained(
-        {
-            p: decode(raw)
-            for p, raw in files.items()
-            if (p in property_files_ or p.endswith(MODEL_EXTENSIONS)) and b"semverlint:" in raw
-        }
-    )
+    marked = [p for p in property_files_ if SUPPRESSION_MARK in files[p]]
+    marked.extend(marked_models(files) if found is None else found[2])
+    suppression_diagnostics = unexplained({p: decode(files[p]) for p in marked})
     return DbtProject(
         project=project,
         specs=tuple(sorted(specs, key=attrgetter("key"))),

@@ -26,6 +26,7 @@ from semverlint.loaders.dbt import (
     NAME_SCAN,
     DbtProject,
     DbtProjectFile,
+    FoundModels,
     ModelFile,
     ModelSpec,
     Need,
@@ -37,6 +38,7 @@ from semverlint.loaders.dbt import (
     all_model_files,
     cached_parser,
     collect_properties,
+    marked_models,
     parse_project_file,
     paths_under,
     project_adapter,
@@ -474,7 +476,7 @@ def render_ahead(
         return None  # each side renders in a context of its own
     setup = render_setup(project, adapter, macros, _adapter_dialect(adapter, dialect))
     jobs: dict[str, RenderJob] = {}
-    for found, _ in scope.model_files:
+    for found, _, _ in scope.model_files:
         for file in found:
             if file.key in scope.reach and file.language == "sql":
                 key = make_key("render", setup.context, file.digest)
@@ -687,16 +689,13 @@ def _entry_text(entry: Any) -> str:
     return json.dumps(entry.data if entry is not None else None, sort_keys=True, default=str)
 
 
-ModelFiles = tuple[tuple[ModelFile, ...], tuple[Diagnostic, ...]]
-
-
 @dataclass(frozen=True)
 class Scope:
     """What a change can reach, worked out before any property file of the reach is parsed."""
 
     wanted: Callable[[str, bytes], tuple[Need, bytes]]  # what of each property file to parse
     reach: frozenset[str]  # dirty models and everything downstream
-    model_files: tuple[ModelFiles, ModelFiles]  # base's and head's, read once
+    model_files: tuple[FoundModels, FoundModels]  # base's and head's, read once
 
 
 def property_filter(
@@ -770,7 +769,9 @@ def property_filter(
             decided[path] = _need(raw, names, naming)
         return decided[path]
 
-    return Scope(wanted, reach, (old_list, new_list))
+    old_marked = marked_models(base_files)
+    new_marked = marked_models(head_files, base_files, old_marked)
+    return Scope(wanted, reach, ((*old_list, old_marked), (*new_list, new_marked)))
 
 
 def _edited_entries(before: bytes | None, after: bytes | None) -> frozenset[str] | None:
