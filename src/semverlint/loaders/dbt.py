@@ -804,10 +804,11 @@ def sql_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-# Model files read already, by path and content, for one project layout: comparing two
-# states, the unchanged files (nearly all) are the very same bytes on both sides and are
-# read once.
-TextMemo = dict[tuple[str, bytes], "ModelFile"]
+# Model files read already, by path, with the content they were read from, for one project
+# layout: comparing two states, the unchanged files (nearly all) are the very same bytes on
+# both sides and are read once. Keyed by path, not content: hashing megabytes of content
+# costs more than comparing the one candidate.
+TextMemo = dict[str, tuple[bytes, "ModelFile"]]
 
 
 def model_files(
@@ -821,7 +822,8 @@ def model_files(
     diagnostics: list[Diagnostic] = []
     for path in sorted(p for p in files if p.endswith(MODEL_EXTENSIONS)):
         raw = files[path]
-        file = memo.get((path, raw)) if memo is not None else None
+        seen = memo.get(path) if memo is not None else None
+        file = seen[1] if seen is not None and (seen[0] is raw or seen[0] == raw) else None
         if file is None:
             read = _model_file(project, path, raw, model_paths)
             if isinstance(read, Diagnostic):
@@ -831,7 +833,7 @@ def model_files(
                 continue
             file = read
             if memo is not None:
-                memo[(path, raw)] = file
+                memo[path] = (raw, file)
         key = file.key
         if key in found:
             diagnostics.append(
