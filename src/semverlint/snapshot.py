@@ -303,23 +303,22 @@ class _Blobs:
             batch.abandon()
 
     def read_many(self, oids: Iterable[str]) -> dict[str, bytes]:
-        """Many blobs: `git cat-file --batch` fed all ids at once (measured 1.6x faster than
-        one at a time), split over two processes for thousands of blobs: inflating them is
-        git's work, and it takes two cores (0.12 s -> 0.07 s for 5,000 blobs, 12 MB)."""
+        """Blobs by id: those not read yet through one `git cat-file --batch` fed all their
+        ids at once (measured 1.6x faster than one at a time), split over two processes
+        for thousands: inflating them is git's work, and it takes two cores (0.12 s ->
+        0.07 s for 5,000 blobs, 12 MB)."""
         asked = set(oids)
         if self._coming:
             self._collect(asked)
         wanted = sorted(asked - self._read.keys())
-        parts = [wanted] if len(wanted) < _SPLIT_MIN_BLOBS else _halves(wanted)
-        if not wanted:
-            parts = outputs = []
-        elif len(parts) == 1:
-            outputs = [self._batch(wanted)]
-        else:
+        parts = _halves(wanted) if len(wanted) >= _SPLIT_MIN_BLOBS else [wanted] if wanted else []
+        if len(parts) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(len(parts)) as pool:
                 outputs = list(pool.map(self._batch, parts))
+        else:
+            outputs = [self._batch(part) for part in parts]
         for part, output in zip(parts, outputs, strict=True):
             self._read.update(parse_cat_file_batch(output, part))
         return {oid: self._read[oid] for oid in asked}
