@@ -248,6 +248,11 @@ def _describe(exc: yaml.YAMLError, text: str) -> str:
     problem = getattr(exc, "problem", None) or str(exc)
     if mark is None:
         return f"invalid YAML: {problem}"
+    if "maximum nesting depth" in problem:
+        # libyaml 0.2.6 (PyYAML 6.0.4) stops at 1000 levels, and its scanner reads a flow
+        # collection's brackets ahead of the events that would have been counted: the
+        # same problem, past the same limit, said the same way whichever is first.
+        return f"YAML nested more than {MAX_YAML_DEPTH} deep (line {mark.line + 1})"
     where = f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}"
     lines = text.splitlines()
     if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
