@@ -432,7 +432,7 @@ def _unplaced(analysed: Analysed | str) -> bool:
 
 @dataclass(frozen=True)
 class Ahead:
-    """A small change's own models, sent to the worker before the YAML is read (render_ahead)."""
+    """A small change's models, sent to its worker while the YAML side is read (render_ahead)."""
 
     context: str
     result: Future[tuple[RenderBatch, AnalyseBatch]]
@@ -468,6 +468,7 @@ def render_ahead(
     """
     if workers.size != 1:
         return None
+    # A scope means the project file and the macros are the same on both sides.
     project, _ = parse_project_file(files[1][marker], marker)
     assert project is not None  # the scope is only worked out for a project file that parses
     macros = project_macros(project_dir, files[1], project)
