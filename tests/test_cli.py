@@ -329,6 +329,34 @@ def test_bad_config_names_the_key_and_line(repo: GitRepo) -> None:
     assert "line 2" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('dialect: ""\n', "dialect"),
+        ("fail-on: never\n", "fail-on"),
+        ("strict: 1\n", "strict"),
+        ("dialects: duckdb\n", "dialects"),  # a key the schema does not know
+    ],
+)
+def test_a_bad_plain_config_is_still_refused_by_name(repo: GitRepo, text: str, key: str) -> None:
+    # Scalar keys like these are proved valid without jsonschema; one that fails the
+    # schema must still stop the run with jsonschema's message.
+    repo.write("semverlint.yml", text)
+    repo.commit("bad plain config")
+    result = semverlint("diff", "HEAD~1..HEAD", "--repo", repo.path)
+    assert result.code == 2, result.stdout
+    assert "semverlint.yml" in result.stderr
+    assert key in result.stderr
+    assert "semverlint schema config" in result.stderr  # the hint
+
+
+def test_git_missing_from_path_exits_2_with_how_to_fix(repo: GitRepo, tmp_path: Path) -> None:
+    result = semverlint("diff", "--repo", repo.path, env={"PATH": str(tmp_path)})
+    assert result.code == 2
+    assert "git cannot be run" in result.stderr
+    assert "install git and put it on PATH" in result.stderr
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_bad_config_of_a_sql_change_stops_the_run_however_it_is_validated(
     repo: GitRepo, jobs: str
